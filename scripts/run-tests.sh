@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Runs the whole pytest suite; pytest's "no tests collected" (exit 5) is a failure here
+# too, since a suite that ran nothing proves nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+.venv/bin/python -m pytest "$@"
