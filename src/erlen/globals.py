@@ -1,0 +1,55 @@
+"""Context-local globals: ``current_app``, ``g``, ``request`` and ``session``.
+
+Each is a :class:`werkzeug.local.LocalProxy` over a :mod:`contextvars` variable,
+so they are safe with threads, greenlets and asyncio tasks alike.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from contextvars import ContextVar
+
+from werkzeug.local import LocalProxy
+
+if t.TYPE_CHECKING:
+    from .app import Erlen
+    from .ctx import AppContext, RequestContext, _AppCtxGlobals
+    from .sessions import SessionMixin
+    from .wrappers import Request
+
+_no_app_msg = """\
+Working outside of application context.
+
+This typically means that you attempted to use functionality that needed
+the current application. To solve this, set up an application context
+with app.app_context(). See the documentation for more information.\
+"""
+_no_req_msg = """\
+Working outside of request context.
+
+This typically means that you attempted to use functionality that needed
+an active HTTP request. Consult the documentation on testing for
+information about how to avoid this problem.\
+"""
+
+_cv_app: ContextVar[AppContext] = ContextVar("erlen.app_ctx")
+_cv_request: ContextVar[RequestContext] = ContextVar("erlen.request_ctx")
+
+app_ctx: AppContext = LocalProxy(  # type: ignore[assignment]
+    _cv_app, unbound_message=_no_app_msg
+)
+current_app: Erlen = LocalProxy(  # type: ignore[assignment]
+    _cv_app, "app", unbound_message=_no_app_msg
+)
+g: _AppCtxGlobals = LocalProxy(  # type: ignore[assignment]
+    _cv_app, "g", unbound_message=_no_app_msg
+)
+request_ctx: RequestContext = LocalProxy(  # type: ignore[assignment]
+    _cv_request, unbound_message=_no_req_msg
+)
+request: Request = LocalProxy(  # type: ignore[assignment]
+    _cv_request, "request", unbound_message=_no_req_msg
+)
+session: SessionMixin = LocalProxy(  # type: ignore[assignment]
+    _cv_request, "session", unbound_message=_no_req_msg
+)
