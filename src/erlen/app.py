@@ -1,0 +1,1320 @@
+"""The application object: :class:`Erlen`.
+
+``wsgi_app`` is the whole life of a request on one screen: build the request
+context, push it, dispatch, turn an error into a response, call the response,
+pop the context. What it executes per request was planned once: the compiled
+URL matcher and, per endpoint, the hooks of its blueprint chain (see
+:class:`_EndpointPlan`). Plain return values (``str``, ``dict``, ``list``,
+``(str, status)``) are written straight to WSGI when no after-request hook,
+session or signal needs a :class:`~erlen.wrappers.Response` object.
+"""
+
+from __future__ import annotations
+
+import collections.abc as cabc
+import os
+import sys
+import typing as t
+import weakref
+from datetime import timedelta
+from functools import cached_property
+from inspect import iscoroutinefunction
+from itertools import chain
+from types import TracebackType
+from urllib.parse import quote as _url_quote
+
+import click
+from werkzeug.datastructures import Headers, ImmutableDict
+from werkzeug.exceptions import (
+    Aborter,
+    BadRequest,
+    BadRequestKeyError,
+    HTTPException,
+    InternalServerError,
+)
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.routing import (
+    BuildError,
+    Map,
+    MapAdapter,
+    RequestRedirect,
+    RoutingException,
+    Rule,
+)
+from werkzeug.serving import is_running_from_reloader
+from werkzeug.utils import get_content_type
+from werkzeug.utils import redirect as _wz_redirect
+from werkzeug.wrappers import Response as BaseResponse
+from werkzeug.wsgi import get_host
+
+from . import cli
+from . import typing as ft
+from .config import Config, ConfigAttribute
+from .ctx import AppContext, RequestContext, _AppCtxGlobals, _sentinel
+from .globals import _cv_app, _cv_request, g, request, request_ctx, session
+from .helpers import get_debug_flag, get_flashed_messages, get_load_dotenv
+from .json.provider import DefaultJSONProvider, JSONProvider
+from .logging import create_logger
+from .routing import CompiledMatcher
+from .scaffold import Scaffold, _endpoint_from_view_func, find_package, setupmethod
+from .sessions import SecureCookieSessionInterface, SessionInterface
+from .signals import (
+    appcontext_tearing_down,
+    got_request_exception,
+    request_finished,
+    request_started,
+    request_tearing_down,
+)
+from .templating import Environment
+from .wrappers import Request, Response, _split_blueprint_path
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from jinja2 import BaseLoader
+
+    from .blueprints import Blueprint
+    from .testing import ErlenClient, ErlenCliRunner
+
+T_shell_context_processor = t.TypeVar(
+    "T_shell_context_processor", bound=ft.ShellContextProcessorCallable
+)
+T_teardown = t.TypeVar("T_teardown", bound=ft.TeardownCallable)
+T_template_filter = t.TypeVar("T_template_filter", bound=ft.TemplateFilterCallable)
+T_template_global = t.TypeVar("T_template_global", bound=ft.TemplateGlobalCallable)
+T_template_test = t.TypeVar("T_template_test", bound=ft.TemplateTestCallable)
+
+
+def _make_timedelta(value: timedelta | int | None) -> timedelta | None:
+    if value is None or isinstance(value, timedelta):
+        return value
+    return timedelta(seconds=value)
+
+
+class _EndpointPlan:
+    """Everything a request to one endpoint runs besides its view, in order.
+
+    Built on first use per endpoint (``None`` for requests that matched no
+    rule) and dropped whenever a registration method runs.
+    """
+
+    __slots__ = ("after", "before", "blueprints", "preprocessors", "teardown")
+
+    def __init__(self, app: Erlen, endpoint: str | None) -> None:
+        if endpoint is not None and "." in endpoint:
+            blueprints = tuple(_split_blueprint_path(endpoint.rpartition(".")[0]))
+        else:
+            blueprints = ()
+        outer_first = (None, *reversed(blueprints))
+        inner_first = (*blueprints, None)
+        sync = app.ensure_sync
+        self.blueprints = blueprints
+        self.preprocessors = tuple(
+            f for n in outer_first for f in app.url_value_preprocessors.get(n, ())
+        )
+        self.before = tuple(
+            sync(f) for n in outer_first for f in app.before_request_funcs.get(n, ())
+        )
+        self.after = tuple(
+            sync(f)
+            for n in inner_first
+            for f in reversed(app.after_request_funcs.get(n, ()))
+        )
+        self.teardown = tuple(
+            sync(f)
+            for n in inner_first
+            for f in reversed(app.teardown_request_funcs.get(n, ()))
+        )
+
+
+class _RawResponse:
+    """A finished response that needs no Response object: status, headers, body."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: str, headers: list[tuple[str, str]], body: bytes):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> list[bytes]:
+        start_response(self.status, self.headers)
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            return []
+        return [self.body]
+
+
+_HTML = "text/html; charset=utf-8"
+# The public methods whose override by a subclass turns the fast path off, so
+# that the override is honoured exactly as Flask would call it.
+_DISPATCH_METHODS = (
+    "full_dispatch_request",
+    "preprocess_request",
+    "dispatch_request",
+    "finalize_request",
+    "make_response",
+    "process_response",
+    "ensure_sync",
+)
+
+
+class Erlen(Scaffold):
+    """The WSGI application: Flask's API, built for speed.
+
+    :param import_name: The name of the application's module or package,
+        usually ``__name__``; used to find resources and the instance folder.
+    :param static_url_path: URL prefix of the static route; defaults to
+        ``/`` + the static folder's name.
+    :param static_folder: Folder served at ``static_url_path``, relative to
+        ``root_path``; ``None`` for no static route.
+    :param static_host: Host of the static route when ``host_matching`` is on.
+    :param host_matching: Match rules against the ``Host`` header.
+    :param subdomain_matching: Match subdomains of ``SERVER_NAME``.
+    :param template_folder: Folder of templates, relative to ``root_path``.
+    :param instance_path: Absolute path of the instance folder; found
+        automatically when not given.
+    :param instance_relative_config: Relative config file names are relative
+        to the instance folder instead of ``root_path``.
+    :param root_path: The application's folder, when ``import_name`` can't
+        find it (e.g. namespace packages).
+    """
+
+    request_class: type[Request] = Request
+    response_class: type[Response] = Response
+    aborter_class = Aborter
+    jinja_environment = Environment
+    app_ctx_globals_class = _AppCtxGlobals
+    config_class = Config
+    testing = ConfigAttribute[bool]("TESTING")
+    secret_key = ConfigAttribute[str | bytes | None]("SECRET_KEY")
+    permanent_session_lifetime = ConfigAttribute[timedelta](
+        "PERMANENT_SESSION_LIFETIME",
+        get_converter=_make_timedelta,  # type: ignore[arg-type]
+    )
+    json_provider_class: type[JSONProvider] = DefaultJSONProvider
+    jinja_options: dict[str, t.Any] = {}
+    url_rule_class = Rule
+    url_map_class = Map
+    test_client_class: type[ErlenClient] | None = None
+    test_cli_runner_class: type[ErlenCliRunner] | None = None
+    session_interface: SessionInterface = SecureCookieSessionInterface()
+    default_config = ImmutableDict(
+        {
+            "DEBUG": None,
+            "TESTING": False,
+            "PROPAGATE_EXCEPTIONS": None,
+            "SECRET_KEY": None,
+            "SECRET_KEY_FALLBACKS": None,
+            "PERMANENT_SESSION_LIFETIME": timedelta(days=31),
+            "USE_X_SENDFILE": False,
+            "TRUSTED_HOSTS": None,
+            "SERVER_NAME": None,
+            "APPLICATION_ROOT": "/",
+            "SESSION_COOKIE_NAME": "session",
+            "SESSION_COOKIE_DOMAIN": None,
+            "SESSION_COOKIE_PATH": None,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SECURE": False,
+            "SESSION_COOKIE_PARTITIONED": False,
+            "SESSION_COOKIE_SAMESITE": None,
+            "SESSION_REFRESH_EACH_REQUEST": True,
+            "MAX_CONTENT_LENGTH": None,
+            "MAX_FORM_MEMORY_SIZE": 500_000,
+            "MAX_FORM_PARTS": 1_000,
+            "SEND_FILE_MAX_AGE_DEFAULT": None,
+            "TRAP_BAD_REQUEST_ERRORS": None,
+            "TRAP_HTTP_EXCEPTIONS": False,
+            "EXPLAIN_TEMPLATE_LOADING": False,
+            "PREFERRED_URL_SCHEME": "http",
+            "TEMPLATES_AUTO_RELOAD": None,
+            "MAX_COOKIE_SIZE": 4093,
+            "PROVIDE_AUTOMATIC_OPTIONS": True,
+        }
+    )
+
+    def __init__(
+        self,
+        import_name: str,
+        static_url_path: str | None = None,
+        static_folder: str | os.PathLike[str] | None = "static",
+        static_host: str | None = None,
+        host_matching: bool = False,
+        subdomain_matching: bool = False,
+        template_folder: str | os.PathLike[str] | None = "templates",
+        instance_path: str | None = None,
+        instance_relative_config: bool = False,
+        root_path: str | None = None,
+    ) -> None:
+        super().__init__(
+            import_name=import_name,
+            static_folder=static_folder,
+            static_url_path=static_url_path,
+            template_folder=template_folder,
+            root_path=root_path,
+        )
+        if instance_path is None:
+            instance_path = self.auto_find_instance_path()
+        elif not os.path.isabs(instance_path):
+            raise ValueError(
+                "If an instance path is provided it must be absolute."
+                " A relative path was given instead."
+            )
+        self.instance_path = instance_path
+        self.config = self.make_config(instance_relative_config)
+        self.aborter = self.make_aborter()
+        #: The JSON provider; replace it (or ``json_provider_class``) to use
+        #: another JSON library.
+        self.json: JSONProvider = self.json_provider_class(self)
+        #: Called with ``(error, endpoint, values)`` when ``url_for`` fails.
+        self.url_build_error_handlers: list[
+            t.Callable[[Exception, str, dict[str, t.Any]], str]
+        ] = []
+        self.teardown_appcontext_funcs: list[ft.TeardownCallable] = []
+        self.shell_context_processors: list[ft.ShellContextProcessorCallable] = []
+        self.blueprints: dict[str, Blueprint] = {}
+        #: Where extensions keep their per-app state, by extension name.
+        self.extensions: dict[str, t.Any] = {}
+        self.url_map = self.url_map_class(host_matching=host_matching)
+        self.subdomain_matching = subdomain_matching
+        self._got_first_request = False
+        # The dispatch plan, built at the first request (see _build_plan).
+        self._matcher: CompiledMatcher | None = None
+        self._fast = False
+        self._endpoint_plans: dict[str | None, _EndpointPlan] = {}
+        self._sync_views: dict[t.Any, t.Callable[..., t.Any]] = {}
+
+        if self.has_static_folder:
+            assert bool(static_host) == host_matching, (
+                "Invalid static_host/host_matching combination"
+            )
+            # A weak reference, so the view does not keep the app alive.
+            self_ref = weakref.ref(self)
+            self.add_url_rule(
+                f"{self.static_url_path}/<path:filename>",
+                endpoint="static",
+                host=static_host,
+                view_func=lambda **kw: self_ref().send_static_file(**kw),  # type: ignore[union-attr]
+            )
+        self.cli.name = self.name
+
+    # -- properties ----------------------------------------------------------
+
+    @cached_property
+    def name(self) -> str:  # type: ignore[override]
+        """The application's name: the import name, or the script's name when
+        run as ``__main__``."""
+        if self.import_name == "__main__":
+            fn = getattr(sys.modules["__main__"], "__file__", None)
+            if fn is None:
+                return "__main__"
+            return os.path.splitext(os.path.basename(fn))[0]
+        return self.import_name
+
+    @cached_property
+    def logger(self) -> t.Any:
+        """The app's :class:`logging.Logger`, named after the app."""
+        return create_logger(self)
+
+    @cached_property
+    def jinja_env(self) -> Environment:
+        """The Jinja environment, created on first use."""
+        return self.create_jinja_environment()
+
+    @property
+    def debug(self) -> bool:
+        """Debug mode (``DEBUG`` config): interactive debugger, reloader,
+        template auto-reload. Never enable it in production."""
+        return self.config["DEBUG"]  # type: ignore[no-any-return]
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self.config["DEBUG"] = value
+        if (
+            self.config["TEMPLATES_AUTO_RELOAD"] is None
+            and "jinja_env" in self.__dict__
+        ):
+            self.jinja_env.auto_reload = value
+
+    # -- construction helpers ---------------------------------------------
+
+    def make_config(self, instance_relative: bool = False) -> Config:
+        """The ``config`` object, filled with ``default_config``."""
+        root_path = self.instance_path if instance_relative else self.root_path
+        defaults = dict(self.default_config)
+        defaults["DEBUG"] = get_debug_flag()
+        return self.config_class(root_path, defaults)
+
+    def make_aborter(self) -> t.Any:
+        """The object behind :func:`erlen.abort`: an ``aborter_class`` instance."""
+        return self.aborter_class()
+
+    def auto_find_instance_path(self) -> str:
+        """``instance`` next to the package, or ``<prefix>/var/<name>-instance``
+        when the package is installed."""
+        prefix, package_path = find_package(self.import_name)
+        if prefix is None:
+            return os.path.join(package_path, "instance")
+        return os.path.join(prefix, "var", f"{self.name}-instance")
+
+    def open_instance_resource(
+        self, resource: str, mode: str = "rb", encoding: str | None = "utf-8"
+    ) -> t.IO[t.AnyStr]:
+        """Open a file in the instance folder (writing is allowed there)."""
+        path = os.path.join(self.instance_path, resource)
+        if "b" in mode:
+            return open(path, mode)
+        return open(path, mode, encoding=encoding)
+
+    def create_jinja_environment(self) -> Environment:
+        """Build the Jinja environment from ``jinja_options``."""
+        options = dict(self.jinja_options)
+        if "autoescape" not in options:
+            options["autoescape"] = self.select_jinja_autoescape
+        if "auto_reload" not in options:
+            auto_reload = self.config["TEMPLATES_AUTO_RELOAD"]
+            if auto_reload is None:
+                auto_reload = self.debug
+            options["auto_reload"] = auto_reload
+        rv = self.jinja_environment(self, **options)
+        rv.globals.update(
+            url_for=self.url_for,
+            get_flashed_messages=get_flashed_messages,
+            config=self.config,
+            request=request,
+            session=session,
+            g=g,
+        )
+        rv.policies["json.dumps_function"] = self.json.dumps
+        return rv
+
+    def create_global_jinja_loader(self) -> BaseLoader:
+        """The loader that searches the app's, then each blueprint's templates."""
+        from .templating import DispatchingJinjaLoader
+
+        return DispatchingJinjaLoader(self)
+
+    def select_jinja_autoescape(self, filename: str | None) -> bool:
+        """Autoescape templates from strings and ``.html .htm .xml .xhtml .svg``."""
+        if filename is None:
+            return True
+        return filename.endswith((".html", ".htm", ".xml", ".xhtml", ".svg"))
+
+    def update_template_context(self, context: dict[str, t.Any]) -> None:
+        """Add the context processors' values; explicit values win."""
+        names: t.Iterable[str | None] = (None,)
+        req_ctx = _cv_request.get(None)
+        if req_ctx is not None:
+            names = chain(names, reversed(self._request_blueprints(req_ctx)))
+        orig_ctx = context.copy()
+        processors = self.template_context_processors
+        for name in names:
+            if name in processors:
+                for func in processors[name]:
+                    context.update(self.ensure_sync(func)())
+        context.update(orig_ctx)
+
+    def make_shell_context(self) -> dict[str, t.Any]:
+        """The names available in ``erlen shell``."""
+        rv: dict[str, t.Any] = {"app": self, "g": g}
+        for processor in self.shell_context_processors:
+            rv.update(processor())
+        return rv
+
+    # -- registration --------------------------------------------------------
+
+    def _check_setup_finished(self, f_name: str) -> None:
+        if self._got_first_request:
+            raise AssertionError(
+                f"The setup method '{f_name}' can no longer be called"
+                " on the application. It has already handled its first"
+                " request, any changes will not be applied"
+                " consistently.\n"
+                "Make sure all imports, decorators, functions, etc."
+                " needed to set up the application are done before"
+                " running it."
+            )
+        self._endpoint_plans.clear()
+
+    @setupmethod
+    def register_blueprint(self, blueprint: Blueprint, **options: t.Any) -> None:
+        """Register a blueprint: its routes, hooks and handlers join the app.
+
+        ``options`` (``url_prefix``, ``subdomain``, ``url_defaults``, ``name``,
+        ...) override the blueprint's own for this registration.
+        """
+        blueprint.register(self, options)
+
+    def iter_blueprints(self) -> t.ValuesView[Blueprint]:
+        """The registered blueprints, in registration order."""
+        return self.blueprints.values()
+
+    @setupmethod
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: ft.RouteCallable | None = None,
+        provide_automatic_options: bool | None = None,
+        **options: t.Any,
+    ) -> None:
+        """Register ``rule`` for ``endpoint`` (default: the view's name).
+
+        ``methods`` default to the view's ``methods`` attribute or ``GET``;
+        ``HEAD`` is added for ``GET`` and ``OPTIONS`` is answered
+        automatically unless ``provide_automatic_options`` is false.
+        Registering a different function for an existing endpoint is an error.
+        """
+        if endpoint is None:
+            endpoint = _endpoint_from_view_func(view_func)  # type: ignore[arg-type]
+        options["endpoint"] = endpoint
+        methods = options.pop("methods", None)
+        if methods is None:
+            methods = getattr(view_func, "methods", None) or ("GET",)
+        if isinstance(methods, str):
+            raise TypeError(
+                "Allowed methods must be a list of strings, for"
+                ' example: @app.route(..., methods=["POST"])'
+            )
+        methods = {item.upper() for item in methods}
+        required_methods: set[str] = set(getattr(view_func, "required_methods", ()))
+        if provide_automatic_options is None:
+            provide_automatic_options = getattr(
+                view_func, "provide_automatic_options", None
+            )
+        if provide_automatic_options is None:
+            if "OPTIONS" not in methods and self.config["PROVIDE_AUTOMATIC_OPTIONS"]:
+                provide_automatic_options = True
+                required_methods.add("OPTIONS")
+            else:
+                provide_automatic_options = False
+        methods |= required_methods
+        rule_obj = self.url_rule_class(rule, methods=methods, **options)
+        rule_obj.provide_automatic_options = provide_automatic_options  # type: ignore[attr-defined]
+        self.url_map.add(rule_obj)
+        if view_func is not None:
+            old_func = self.view_functions.get(endpoint)
+            if old_func is not None and old_func != view_func:
+                raise AssertionError(
+                    "View function mapping is overwriting an existing"
+                    f" endpoint function: {endpoint}"
+                )
+            self.view_functions[endpoint] = view_func
+
+    def _template_decorator(
+        self, name: t.Any, add: t.Callable[[t.Any, str | None], None]
+    ) -> t.Any:
+        if callable(name):
+            add(name, None)
+            return name
+
+        def decorator(f: t.Any) -> t.Any:
+            add(f, name)
+            return f
+
+        return decorator
+
+    @setupmethod
+    def template_filter(
+        self, name: str | None = None
+    ) -> t.Callable[[T_template_filter], T_template_filter]:
+        """Register a Jinja filter, named after the function unless ``name``."""
+        return self._template_decorator(name, self.add_template_filter)  # type: ignore[no-any-return]
+
+    @setupmethod
+    def add_template_filter(
+        self, f: ft.TemplateFilterCallable, name: str | None = None
+    ) -> None:
+        """Non-decorator form of :meth:`template_filter`."""
+        self.jinja_env.filters[name or f.__name__] = f
+
+    @setupmethod
+    def template_test(
+        self, name: str | None = None
+    ) -> t.Callable[[T_template_test], T_template_test]:
+        """Register a Jinja test, named after the function unless ``name``."""
+        return self._template_decorator(name, self.add_template_test)  # type: ignore[no-any-return]
+
+    @setupmethod
+    def add_template_test(
+        self, f: ft.TemplateTestCallable, name: str | None = None
+    ) -> None:
+        """Non-decorator form of :meth:`template_test`."""
+        self.jinja_env.tests[name or f.__name__] = f
+
+    @setupmethod
+    def template_global(
+        self, name: str | None = None
+    ) -> t.Callable[[T_template_global], T_template_global]:
+        """Register a Jinja global, named after the function unless ``name``."""
+        return self._template_decorator(name, self.add_template_global)  # type: ignore[no-any-return]
+
+    @setupmethod
+    def add_template_global(
+        self, f: ft.TemplateGlobalCallable, name: str | None = None
+    ) -> None:
+        """Non-decorator form of :meth:`template_global`."""
+        self.jinja_env.globals[name or f.__name__] = f
+
+    @setupmethod
+    def teardown_appcontext(self, f: T_teardown) -> T_teardown:
+        """Run ``f(error)`` whenever an application context is popped."""
+        self.teardown_appcontext_funcs.append(f)
+        return f
+
+    @setupmethod
+    def shell_context_processor(
+        self, f: T_shell_context_processor
+    ) -> T_shell_context_processor:
+        """Register a function adding names to ``erlen shell``."""
+        self.shell_context_processors.append(f)
+        return f
+
+    # -- contexts --------------------------------------------------------------
+
+    def app_context(self) -> AppContext:
+        """A new application context: ``with app.app_context(): ...``."""
+        return AppContext(self)
+
+    def request_context(self, environ: WSGIEnvironment) -> RequestContext:
+        """A request context for a WSGI environ."""
+        return RequestContext(self, environ)
+
+    def test_request_context(self, *args: t.Any, **kwargs: t.Any) -> RequestContext:
+        """A request context for a fake request, built like the test client's
+        (same arguments as :class:`werkzeug.test.EnvironBuilder`)."""
+        from .testing import EnvironBuilder
+
+        builder = EnvironBuilder(self, *args, **kwargs)
+        try:
+            return self.request_context(builder.get_environ())
+        finally:
+            builder.close()
+
+    def test_client(self, use_cookies: bool = True, **kwargs: t.Any) -> ErlenClient:
+        """A test client (``test_client_class`` or :class:`ErlenClient`)."""
+        cls = self.test_client_class
+        if cls is None:
+            from .testing import ErlenClient as cls
+        return cls(  # type: ignore[no-any-return]
+            self, self.response_class, use_cookies=use_cookies, **kwargs
+        )
+
+    def test_cli_runner(self, **kwargs: t.Any) -> ErlenCliRunner:
+        """A runner for the app's CLI commands in tests."""
+        cls = self.test_cli_runner_class
+        if cls is None:
+            from .testing import ErlenCliRunner as cls
+        return cls(self, **kwargs)  # type: ignore[no-any-return]
+
+    # -- routing ---------------------------------------------------------------
+
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        """A Werkzeug URL adapter for a request, or for building URLs in an
+        app context (only when ``SERVER_NAME`` is set)."""
+        if request is not None:
+            trusted_hosts = self.config["TRUSTED_HOSTS"]
+            if trusted_hosts is not None:
+                request.trusted_hosts = trusted_hosts
+            # Raises SecurityError (400) for a host not in TRUSTED_HOSTS.
+            request.host = get_host(request.environ, request.trusted_hosts)  # type: ignore[misc]
+            subdomain = None
+            server_name = self.config["SERVER_NAME"]
+            if self.url_map.host_matching:
+                server_name = None
+            elif not self.subdomain_matching:
+                subdomain = self.url_map.default_subdomain or ""
+            return self.url_map.bind_to_environ(
+                request.environ, server_name=server_name, subdomain=subdomain
+            )
+        if self.config["SERVER_NAME"] is not None:
+            return self.url_map.bind(
+                self.config["SERVER_NAME"],
+                script_name=self.config["APPLICATION_ROOT"],
+                url_scheme=self.config["PREFERRED_URL_SCHEME"],
+            )
+        return None
+
+    def _match(self, ctx: RequestContext) -> tuple[Rule, dict[str, t.Any]]:
+        """Match a request context's URL: compiled matcher first, Werkzeug when
+        the matcher can't be sure. Raises the routing HTTPException."""
+        matcher = self._matcher
+        if matcher is None or self.url_map._remap:
+            matcher = self._matcher = CompiledMatcher(self.url_map)
+        environ = ctx.environ
+        if (
+            matcher.enabled
+            and not self.subdomain_matching
+            and self.config["TRUSTED_HOSTS"] is None
+            and environ.get("wsgi.url_scheme") not in ("ws", "wss")
+        ):
+            path = environ.get("PATH_INFO") or ""
+            if not path.isascii():
+                path = path.encode("latin1").decode("utf-8", "replace")
+            result = matcher.match(path, environ.get("REQUEST_METHOD", "GET").upper())
+            if result is not None:
+                return result
+        adapter = ctx.url_adapter
+        if adapter is None:
+            raise RuntimeError("No URL adapter for the request.")
+        return adapter.match(return_rule=True)  # type: ignore[return-value]
+
+    def raise_routing_exception(self, request: Request) -> t.NoReturn:
+        """Raise the stored routing error (404, 405 or redirect).
+
+        In debug mode a redirect that would drop a form body raises
+        :class:`~erlen.debughelpers.FormDataRoutingRedirect` instead.
+        """
+        exc = request.routing_exception
+        if (
+            not self.debug
+            or not isinstance(exc, RequestRedirect)
+            or exc.code in {307, 308}
+            or request.method in {"GET", "HEAD", "OPTIONS"}
+        ):
+            raise exc  # type: ignore[misc]
+        from .debughelpers import FormDataRoutingRedirect
+
+        raise FormDataRoutingRedirect(request)
+
+    def inject_url_defaults(self, endpoint: str, values: dict[str, t.Any]) -> None:
+        """Run the ``url_defaults`` functions for ``endpoint`` on ``values``."""
+        names: t.Iterable[str | None] = (None,)
+        if "." in endpoint:
+            names = chain(
+                names, reversed(_split_blueprint_path(endpoint.rpartition(".")[0]))
+            )
+        for name in names:
+            if name in self.url_default_functions:
+                for func in self.url_default_functions[name]:
+                    func(endpoint, values)
+
+    def handle_url_build_error(
+        self, error: BuildError, endpoint: str, values: dict[str, t.Any]
+    ) -> str:
+        """Give ``url_build_error_handlers`` a chance, else re-raise."""
+        for handler in self.url_build_error_handlers:
+            try:
+                rv = handler(error, endpoint, values)
+            except BuildError as e:
+                error = e
+            else:
+                if rv is not None:
+                    return rv
+        if error is sys.exc_info()[1]:
+            raise
+        raise error
+
+    def url_for(
+        self,
+        endpoint: str,
+        *,
+        _anchor: str | None = None,
+        _method: str | None = None,
+        _scheme: str | None = None,
+        _external: bool | None = None,
+        **values: t.Any,
+    ) -> str:
+        """Build a URL for ``endpoint``; extra ``values`` become the query string.
+
+        In a request, ``.name`` is relative to the current blueprint and URLs
+        are relative unless ``_external``. Outside a request, URLs are
+        external and need ``SERVER_NAME``.
+        """
+        req_ctx = _cv_request.get(None)
+        if req_ctx is not None:
+            url_adapter = req_ctx.url_adapter
+            if endpoint[:1] == ".":
+                blueprints = self._request_blueprints(req_ctx)
+                endpoint = f"{blueprints[0]}{endpoint}" if blueprints else endpoint[1:]
+            if _external is None:
+                _external = _scheme is not None
+        else:
+            app_ctx = _cv_app.get(None)
+            if app_ctx is not None and app_ctx.app is self:
+                url_adapter = app_ctx.url_adapter
+            else:
+                url_adapter = self.create_url_adapter(None)
+            if url_adapter is None:
+                raise RuntimeError(
+                    "Unable to build URLs outside an active request"
+                    " without 'SERVER_NAME' configured. Also configure"
+                    " 'APPLICATION_ROOT' and 'PREFERRED_URL_SCHEME' as"
+                    " needed."
+                )
+            if _external is None:
+                _external = True
+        if _scheme is not None and not _external:
+            raise ValueError("When specifying '_scheme', '_external' must be True.")
+        self.inject_url_defaults(endpoint, values)
+        try:
+            rv = url_adapter.build(  # type: ignore[union-attr]
+                endpoint,
+                values,
+                method=_method,
+                url_scheme=_scheme,
+                force_external=_external,
+            )
+        except BuildError as error:
+            values.update(
+                _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external
+            )
+            return self.handle_url_build_error(error, endpoint, values)
+        if _anchor is not None:
+            _anchor = _url_quote(_anchor, safe="%!#$&'()*+,/:;=?@")
+            rv = f"{rv}#{_anchor}"
+        return rv
+
+    def redirect(self, location: str, code: int = 302) -> BaseResponse:
+        """A redirect response using ``response_class``."""
+        return _wz_redirect(location, code=code, Response=self.response_class)
+
+    # -- the request cycle -------------------------------------------------
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> cabc.Iterable[bytes]:
+        """The WSGI entry point; calls :meth:`wsgi_app`, which middleware can
+        wrap (``app.wsgi_app = Middleware(app.wsgi_app)``)."""
+        return self.wsgi_app(environ, start_response)
+
+    def wsgi_app(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> cabc.Iterable[bytes]:
+        """Handle one request: the whole cycle, in order.
+
+        Push a request context, dispatch (hooks, view, error handlers), call
+        the response, and always pop the context, which runs the teardown
+        functions with the unhandled error if there was one.
+        """
+        ctx = self.request_context(environ)
+        error: BaseException | None = None
+        try:
+            try:
+                ctx.push()
+                response = self._dispatch(ctx)
+            except Exception as e:
+                error = e
+                response = self.handle_exception(e)
+            except:
+                error = sys.exc_info()[1]
+                raise
+            return response(environ, start_response)
+        finally:
+            if "werkzeug.debug.preserve_context" in environ:
+                environ["werkzeug.debug.preserve_context"](_cv_app.get())
+                environ["werkzeug.debug.preserve_context"](_cv_request.get())
+            if error is not None and self.should_ignore_error(error):
+                error = None
+            ctx.pop(error)
+
+    def _build_plan(self) -> None:
+        """Decide once, at the first request, how requests are dispatched."""
+        self._got_first_request = True
+        cls = type(self)
+        self._fast = all(
+            getattr(cls, name) is getattr(Erlen, name) for name in _DISPATCH_METHODS
+        )
+        self._sync_views.clear()
+
+    def _endpoint_plan(self, endpoint: str | None) -> _EndpointPlan:
+        plan = self._endpoint_plans.get(endpoint)
+        if plan is None:
+            plan = self._endpoint_plans[endpoint] = _EndpointPlan(self, endpoint)
+        return plan
+
+    def _request_blueprints(self, ctx: RequestContext) -> tuple[str, ...]:
+        rule = ctx._rule
+        if rule is None:
+            return ()
+        return self._endpoint_plan(rule.endpoint).blueprints
+
+    def _dispatch(self, ctx: RequestContext) -> t.Callable[..., cabc.Iterable[bytes]]:
+        """The planned form of :meth:`full_dispatch_request`."""
+        if not self._got_first_request:
+            self._build_plan()
+        if not self._fast:
+            return self.full_dispatch_request()
+        rule = ctx._rule
+        plan = self._endpoint_plan(None if rule is None else rule.endpoint)
+        try:
+            if request_started.receivers:
+                request_started.send(self, _async_wrapper=self.ensure_sync)
+            rv = None
+            if plan.preprocessors or plan.before:
+                rv = self._preprocess(ctx, plan)
+            if rv is None:
+                if ctx._routing_exc is not None:
+                    self.raise_routing_exception(ctx.request)
+                assert rule is not None
+                if (
+                    rule.provide_automatic_options  # type: ignore[attr-defined]
+                    and ctx.environ.get("REQUEST_METHOD") == "OPTIONS"
+                ):
+                    rv = self.make_default_options_response()
+                else:
+                    view = self.view_functions[rule.endpoint]
+                    sync_view = self._sync_views.get(view)
+                    if sync_view is None:
+                        sync_view = self._sync_views[view] = self.ensure_sync(view)
+                    rv = sync_view(**ctx._view_args)  # type: ignore[arg-type]
+        except Exception as e:
+            rv = self.handle_user_exception(e)
+        if (
+            not plan.after
+            and not ctx._after_request_functions
+            and not request_finished.receivers
+            and self.response_class is Response
+            and not self._session_needs_saving(ctx)
+        ):
+            raw = self._raw_response(rv)
+            if raw is not None:
+                return raw
+        return self.finalize_request(rv)
+
+    def _raw_response(self, rv: t.Any) -> _RawResponse | None:
+        """Encode a plain return value directly, or ``None`` if it isn't one."""
+        cls = rv.__class__
+        if cls is str:
+            body = rv.encode()
+            return _RawResponse(
+                "200 OK",
+                [("Content-Type", _HTML), ("Content-Length", str(len(body)))],
+                body,
+            )
+        if cls is dict or cls is list:
+            provider = self.json
+            if type(provider) is not DefaultJSONProvider:
+                return None
+            body = provider._response_body(rv).encode()
+            return _RawResponse(
+                "200 OK",
+                [
+                    ("Content-Type", get_content_type(provider.mimetype, "utf-8")),
+                    ("Content-Length", str(len(body))),
+                ],
+                body,
+            )
+        if (
+            cls is tuple
+            and len(rv) == 2
+            and rv[0].__class__ is str
+            and rv[1].__class__ is int
+            and 200 <= rv[1] < 600
+            and rv[1] not in (204, 304)
+        ):
+            body = rv[0].encode()
+            code = rv[1]
+            return _RawResponse(
+                f"{code} {HTTP_STATUS_CODES.get(code, 'UNKNOWN').upper()}",
+                [("Content-Type", _HTML), ("Content-Length", str(len(body)))],
+                body,
+            )
+        return None
+
+    def _session_needs_saving(self, ctx: RequestContext) -> bool:
+        """Whether the session interface must see this response.
+
+        A session that was never touched still matters when the request sent
+        a session cookie (a permanent session is refreshed, as in Flask) or
+        when a custom interface is in use.
+        """
+        loaded = ctx.__dict__.get("session")
+        si = self.session_interface
+        if loaded is not None:
+            return not si.is_null_session(loaded)
+        if not isinstance(si, SecureCookieSessionInterface):
+            return True
+        cookie = ctx.environ.get("HTTP_COOKIE")
+        return bool(cookie) and si.get_cookie_name(self) in cookie  # type: ignore[operator]
+
+    def _preprocess(
+        self, ctx: RequestContext, plan: _EndpointPlan
+    ) -> ft.ResponseReturnValue | None:
+        rule = ctx._rule
+        endpoint = None if rule is None else rule.endpoint
+        for url_func in plan.preprocessors:
+            url_func(endpoint, ctx._view_args)
+        for before_func in plan.before:
+            rv = before_func()
+            if rv is not None:
+                return rv  # type: ignore[no-any-return]
+        return None
+
+    def full_dispatch_request(self) -> Response:
+        """Run hooks and the view, handle errors, and finalize the response."""
+        self._got_first_request = True
+        try:
+            if request_started.receivers:
+                request_started.send(self, _async_wrapper=self.ensure_sync)
+            rv = self.preprocess_request()
+            if rv is None:
+                rv = self.dispatch_request()
+        except Exception as e:
+            rv = self.handle_user_exception(e)
+        return self.finalize_request(rv)
+
+    def preprocess_request(self) -> ft.ResponseReturnValue | None:
+        """Run URL value preprocessors and ``before_request`` functions;
+        a non-``None`` value from one of them ends the request early."""
+        ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
+        rule = ctx._rule
+        plan = self._endpoint_plan(None if rule is None else rule.endpoint)
+        return self._preprocess(ctx, plan)
+
+    def dispatch_request(self) -> ft.ResponseReturnValue:
+        """Call the matched view (or raise the routing error)."""
+        req = request_ctx.request
+        if req.routing_exception is not None:
+            self.raise_routing_exception(req)
+        rule: Rule = req.url_rule  # type: ignore[assignment]
+        if (
+            getattr(rule, "provide_automatic_options", False)
+            and req.method == "OPTIONS"
+        ):
+            return self.make_default_options_response()
+        view_args: dict[str, t.Any] = req.view_args  # type: ignore[assignment]
+        return self.ensure_sync(self.view_functions[rule.endpoint])(**view_args)  # type: ignore[no-any-return]
+
+    def make_default_options_response(self) -> Response:
+        """The automatic ``OPTIONS`` response: an ``Allow`` header."""
+        adapter = request_ctx.url_adapter
+        methods = adapter.allowed_methods()  # type: ignore[union-attr]
+        rv = self.response_class()
+        rv.allow.update(methods)
+        return rv
+
+    def finalize_request(
+        self,
+        rv: ft.ResponseReturnValue | HTTPException,
+        from_error_handler: bool = False,
+    ) -> Response:
+        """Make a response, run after-request processing and send
+        ``request_finished``. Errors here are logged, not raised, when already
+        handling an error."""
+        response = self.make_response(rv)
+        try:
+            response = self.process_response(response)
+            if request_finished.receivers:
+                request_finished.send(
+                    self, _async_wrapper=self.ensure_sync, response=response
+                )
+        except Exception:
+            if not from_error_handler:
+                raise
+            self.logger.exception(
+                "Request finalizing failed with an error while handling an error"
+            )
+        return response
+
+    def process_response(self, response: Response) -> Response:
+        """Run ``after_this_request`` and ``after_request`` functions (inner
+        blueprint first, each list in reverse) and save the session."""
+        ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
+        for func in ctx._after_request_functions:
+            response = self.ensure_sync(func)(response)
+        rule = ctx._rule
+        plan = self._endpoint_plan(None if rule is None else rule.endpoint)
+        for func in plan.after:
+            response = func(response)
+        if self._session_needs_saving(ctx):
+            sess = ctx.session
+            if not self.session_interface.is_null_session(sess):
+                self.session_interface.save_session(self, sess, response)
+        return response
+
+    def make_response(self, rv: ft.ResponseReturnValue | HTTPException) -> Response:
+        """Convert a view's return value into a ``response_class`` instance.
+
+        Accepts ``str``, ``bytes``, ``dict``/``list`` (JSON), iterators
+        (streamed), response objects, WSGI callables, and ``(body, status)``,
+        ``(body, headers)`` or ``(body, status, headers)`` tuples.
+        """
+        status: t.Any = None
+        headers: t.Any = None
+        if isinstance(rv, tuple):
+            len_rv = len(rv)
+            if len_rv == 3:
+                rv, status, headers = rv  # type: ignore[misc]
+            elif len_rv == 2:
+                if isinstance(rv[1], (Headers, dict, tuple, list)):
+                    rv, headers = rv  # type: ignore[assignment]
+                else:
+                    rv, status = rv  # type: ignore[assignment,misc]
+            else:
+                raise TypeError(
+                    "The view function did not return a valid response tuple."
+                    " The tuple must have the form (body, status, headers),"
+                    " (body, status), or (body, headers)."
+                )
+        if rv is None:
+            raise TypeError(
+                f"The view function for {request.endpoint!r} did not"
+                " return a valid response. The function either returned"
+                " None or ended without a return statement."
+            )
+        if not isinstance(rv, self.response_class):
+            if isinstance(rv, (str, bytes, bytearray, cabc.Iterator)):
+                rv = self.response_class(rv, status=status, headers=headers)
+                status = headers = None
+            elif isinstance(rv, (dict, list)):
+                rv = self.json.response(rv)
+            elif isinstance(rv, BaseResponse) or callable(rv):
+                try:
+                    rv = self.response_class.force_type(
+                        rv,  # type: ignore[arg-type]
+                        request.environ,
+                    )
+                except TypeError as e:
+                    raise TypeError(
+                        f"{e}\nThe view function did not return a valid"
+                        " response. The return type must be a string,"
+                        " dict, list, tuple with headers or status,"
+                        " Response instance, or WSGI callable, but it"
+                        f" was a {type(rv).__name__}."
+                    ).with_traceback(sys.exc_info()[2]) from None
+            else:
+                raise TypeError(
+                    "The view function did not return a valid"
+                    " response. The return type must be a string,"
+                    " dict, list, tuple with headers or status,"
+                    " Response instance, or WSGI callable, but it was a"
+                    f" {type(rv).__name__}."
+                )
+        response = t.cast(Response, rv)
+        if status is not None:
+            if isinstance(status, (str, bytes, bytearray)):
+                response.status = status  # type: ignore[assignment]
+            else:
+                response.status_code = status
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    # -- teardown --------------------------------------------------------------
+
+    def do_teardown_request(
+        self,
+        exc: BaseException | None = _sentinel,  # type: ignore[assignment]
+    ) -> None:
+        """Run ``teardown_request`` functions (inner blueprint first) and send
+        ``request_tearing_down``. Called when the request context pops."""
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
+        ctx = _cv_request.get(None)
+        rule = None if ctx is None else ctx._rule
+        plan = self._endpoint_plan(None if rule is None else rule.endpoint)
+        for func in plan.teardown:
+            func(exc)
+        if request_tearing_down.receivers:
+            request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+
+    def do_teardown_appcontext(
+        self,
+        exc: BaseException | None = _sentinel,  # type: ignore[assignment]
+    ) -> None:
+        """Run ``teardown_appcontext`` functions in reverse and send
+        ``appcontext_tearing_down``. Called when the app context pops."""
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
+        for func in reversed(self.teardown_appcontext_funcs):
+            self.ensure_sync(func)(exc)
+        if appcontext_tearing_down.receivers:
+            appcontext_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+
+    # -- errors --------------------------------------------------------------
+
+    def _find_error_handler(
+        self, e: Exception, blueprints: t.Sequence[str]
+    ) -> ft.ErrorHandlerCallable | None:
+        """The handler for ``e``: by code, then by class; inner blueprint
+        first, then the app; most specific class in the MRO first."""
+        exc_class, code = self._get_exc_class_and_code(type(e))
+        names = (*blueprints, None)
+        spec = self.error_handler_spec
+        for c in (code, None) if code is not None else (None,):
+            for name in names:
+                handler_map = spec.get(name, {}).get(c)
+                if not handler_map:
+                    continue
+                for cls in exc_class.__mro__:
+                    handler = handler_map.get(cls)
+                    if handler is not None:
+                        return handler
+        return None
+
+    def _current_blueprints(self) -> tuple[str, ...]:
+        ctx = _cv_request.get(None)
+        if ctx is None:
+            return ()
+        if "request" in ctx.__dict__:
+            return tuple(ctx.request.blueprints)
+        return self._request_blueprints(ctx)
+
+    def trap_http_exception(self, e: Exception) -> bool:
+        """Whether an HTTP exception should propagate like any error instead of
+        becoming its error page (``TRAP_HTTP_EXCEPTIONS``,
+        ``TRAP_BAD_REQUEST_ERRORS``)."""
+        if self.config["TRAP_HTTP_EXCEPTIONS"]:
+            return True
+        trap_bad_request = self.config["TRAP_BAD_REQUEST_ERRORS"]
+        if (
+            trap_bad_request is None
+            and self.debug
+            and isinstance(e, BadRequestKeyError)
+        ):
+            return True
+        if trap_bad_request:
+            return isinstance(e, BadRequest)
+        return False
+
+    def handle_http_exception(
+        self, e: HTTPException
+    ) -> HTTPException | ft.ResponseReturnValue:
+        """Run the registered handler for an HTTP error, else use the error
+        itself as the response. Redirects from routing pass through."""
+        if e.code is None:
+            return e
+        if isinstance(e, RoutingException):
+            return e
+        handler = self._find_error_handler(e, self._current_blueprints())
+        if handler is None:
+            return e
+        return self.ensure_sync(handler)(e)  # type: ignore[no-any-return]
+
+    def handle_user_exception(
+        self, e: Exception
+    ) -> HTTPException | ft.ResponseReturnValue:
+        """Handle an error raised while dispatching: HTTP errors go to
+        :meth:`handle_http_exception`, others to a registered handler, and
+        unhandled ones are re-raised for :meth:`handle_exception`."""
+        if isinstance(e, BadRequestKeyError) and (
+            self.debug or self.config["TRAP_BAD_REQUEST_ERRORS"]
+        ):
+            e.show_exception = True
+        if isinstance(e, HTTPException) and not self.trap_http_exception(e):
+            return self.handle_http_exception(e)
+        handler = self._find_error_handler(e, self._current_blueprints())
+        if handler is None:
+            raise
+        return self.ensure_sync(handler)(e)  # type: ignore[no-any-return]
+
+    def handle_exception(self, e: Exception) -> Response:
+        """Handle an unhandled error: 500, or re-raise when propagating.
+
+        Sends ``got_request_exception``, logs the error once, and renders the
+        500 handler (which receives an ``InternalServerError`` whose
+        ``original_exception`` is ``e``). Exceptions propagate instead when
+        ``PROPAGATE_EXCEPTIONS`` is set, or in testing or debug mode.
+        """
+        exc_info = sys.exc_info()
+        if got_request_exception.receivers:
+            got_request_exception.send(
+                self, _async_wrapper=self.ensure_sync, exception=e
+            )
+        propagate = self.config["PROPAGATE_EXCEPTIONS"]
+        if propagate is None:
+            propagate = self.testing or self.debug
+        if propagate:
+            if exc_info[1] is e:
+                raise
+            raise e
+        self.log_exception(exc_info)
+        server_error: InternalServerError | ft.ResponseReturnValue
+        server_error = InternalServerError(original_exception=e)
+        handler = self._find_error_handler(server_error, self._current_blueprints())
+        if handler is not None:
+            server_error = self.ensure_sync(handler)(server_error)
+        return self.finalize_request(server_error, from_error_handler=True)
+
+    def log_exception(
+        self,
+        exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None],
+    ) -> None:
+        """Log an unhandled error with the request's path and method."""
+        self.logger.error(
+            f"Exception on {request.path} [{request.method}]", exc_info=exc_info
+        )
+
+    def should_ignore_error(self, error: BaseException | None) -> bool:
+        """Whether teardown functions should not see ``error``; never, by default."""
+        return False
+
+    # -- async -----------------------------------------------------------------
+
+    def ensure_sync(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        """Wrap a coroutine function to be callable synchronously."""
+        if iscoroutinefunction(func):
+            return self.async_to_sync(func)
+        return func
+
+    def async_to_sync(
+        self, func: t.Callable[..., t.Coroutine[t.Any, t.Any, t.Any]]
+    ) -> t.Callable[..., t.Any]:
+        """Run a coroutine function in an event loop per call (asgiref)."""
+        try:
+            from asgiref.sync import async_to_sync as asgiref_async_to_sync
+        except ImportError:
+            raise RuntimeError(
+                "Install erlen with the 'async' extra in order to use async views."
+            ) from None
+        return asgiref_async_to_sync(func)
+
+    # -- serving -----------------------------------------------------------------
+
+    def run(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        debug: bool | None = None,
+        load_dotenv: bool = True,
+        **options: t.Any,
+    ) -> None:
+        """Serve the app with Werkzeug's development server (not for production;
+        see docs/deploying.md). Ignored when started by the ``erlen`` command."""
+        if "true" in (
+            os.environ.get("ERLEN_RUN_FROM_CLI"),
+            os.environ.get("FLASK_RUN_FROM_CLI"),
+        ):
+            if not is_running_from_reloader():
+                click.secho(
+                    " * Ignoring a call to 'app.run()' that would block"
+                    " the current 'erlen' CLI command.\n"
+                    "   Only call 'app.run()' in an"
+                    " 'if __name__ == \"__main__\"' guard.",
+                    fg="red",
+                )
+            return
+        if get_load_dotenv(load_dotenv):
+            cli.load_dotenv()
+            if "ERLEN_DEBUG" in os.environ or "FLASK_DEBUG" in os.environ:
+                self.debug = get_debug_flag()
+        if debug is not None:
+            self.debug = bool(debug)
+        server_name = self.config.get("SERVER_NAME")
+        sn_host = sn_port = None
+        if server_name:
+            sn_host, _, sn_port = server_name.partition(":")
+        if not host:
+            host = sn_host or "127.0.0.1"
+        if port or port == 0:
+            port = int(port)
+        elif sn_port:
+            port = int(sn_port)
+        else:
+            port = 5000
+        options.setdefault("use_reloader", self.debug)
+        options.setdefault("use_debugger", self.debug)
+        options.setdefault("threaded", True)
+        cli.show_server_banner(self.debug, self.name)
+        from werkzeug.serving import run_simple
+
+        try:
+            run_simple(t.cast(str, host), port, self, **options)
+        finally:
+            # A later run (e.g. in a test) may register more setup first.
+            self._got_first_request = False
+
+
+#: Flask's name for the application base class, for extensions that use it.
+App = Erlen

@@ -1,0 +1,177 @@
+"""A compiled URL matcher that answers like Werkzeug's, faster.
+
+Werkzeug's :class:`~werkzeug.routing.Map` stays the source of truth: rules are
+added to it as usual, and :class:`CompiledMatcher` is rebuilt from it whenever
+it changed. The matcher only answers when the answer is certain:
+
+* a request path equal to a rule without converters (Werkzeug always prefers
+  a fully static match), or
+* a path that exactly one rule could match at all.
+
+Everything else — redirects for missing slashes or merged slashes, 404, 405,
+ambiguous paths, aliases, ``redirect_to``, host and subdomain matching — is
+left to Werkzeug's own ``MapAdapter.match``, so results never differ.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+from werkzeug.routing import Map, Rule, ValidationError
+from werkzeug.routing.converters import PathConverter
+
+#: A ``(rule, view_args)`` result, or ``None`` for "ask Werkzeug".
+MatchResult = t.Union[tuple[Rule, dict[str, t.Any]], None]  # noqa: UP007
+
+
+class _Dynamic:
+    """A rule with converters, compiled to one regular expression."""
+
+    __slots__ = ("converters", "loose", "rule", "strict")
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.converters = list(rule._converters.items())
+        pattern = []
+        names = list(rule._converters)
+        for is_dynamic, data in _path_trace(rule):
+            if is_dynamic:
+                converter = rule._converters[data]
+                pattern.append(f"(?P<a{names.index(data)}>{converter.regex})")
+            else:
+                pattern.append(re.escape(data))
+        body = "".join(pattern)
+        self.strict = re.compile(body)
+        # The loose form accepts the path with or without a trailing slash, so
+        # that slash redirects and non-strict rules count as candidates.
+        loose_body = body[:-1] if body.endswith("/") else body
+        self.loose = re.compile(f"{loose_body}/?")
+
+    def values(self, match: re.Match[str]) -> dict[str, t.Any] | None:
+        result = {}
+        # Named groups: a converter's own regex may contain groups too.
+        groups = match.groupdict()
+        try:
+            for index, (name, converter) in enumerate(self.converters):
+                result[name] = converter.to_python(groups[f"a{index}"])
+        except ValidationError:
+            return None
+        defaults = self.rule.defaults
+        if defaults:
+            result.update(defaults)
+        return result
+
+
+def _path_trace(rule: Rule) -> list[tuple[bool, str]]:
+    """The rule's parsed pieces after the ``|`` that ends its host part."""
+    trace = rule._trace
+    for i, (is_dynamic, data) in enumerate(trace):
+        if not is_dynamic and data == "|":
+            return trace[i + 1 :]
+    return trace
+
+
+def _first_segment(rule: Rule) -> str | None:
+    """The rule's first path segment if it is plain text, else ``None``."""
+    text = []
+    for is_dynamic, data in _path_trace(rule):
+        if is_dynamic:
+            return None
+        text.append(data)
+        joined = "".join(text)
+        if "/" in joined[1:]:
+            return joined[1:].split("/", 1)[0]
+    joined = "".join(text)
+    return joined[1:].split("/", 1)[0]
+
+
+class CompiledMatcher:
+    """Matches ``(path, method)`` against a snapshot of a :class:`Map`."""
+
+    def __init__(self, url_map: Map) -> None:
+        url_map.update()
+        self.static: dict[str, list[Rule]] = {}
+        self.by_segment: dict[str, list[_Dynamic]] = {}
+        self.wildcard: list[_Dynamic] = []
+        #: Rules whose matches Werkzeug may turn into redirects.
+        self.slow: set[int] = set()
+        self.enabled = not url_map.host_matching and not url_map.default_subdomain
+        if not self.enabled:
+            return
+        rules = list(url_map.iter_rules())
+        with_defaults: dict[str, list[Rule]] = {}
+        for rule in rules:
+            if rule.defaults:
+                with_defaults.setdefault(rule.endpoint, []).append(rule)
+        for rule in rules:
+            if rule.websocket or rule.subdomain or rule.host:
+                self.enabled = False
+                return
+            if (
+                rule.alias
+                or rule.redirect_to is not None
+                or any(r is not rule for r in with_defaults.get(rule.endpoint, ()))
+            ):
+                self.slow.add(id(rule))
+            if not rule.arguments:
+                path = "".join(data for _, data in _path_trace(rule))
+                self.static.setdefault(path, []).append(rule)
+                continue
+            if any(
+                not c.part_isolating and not isinstance(c, PathConverter)
+                for c in rule._converters.values()
+            ):
+                # A custom converter that spans segments: matching it like
+                # Werkzeug needs Werkzeug.
+                self.enabled = False
+                return
+            compiled = _Dynamic(rule)
+            segment = _first_segment(rule)
+            if segment is None:
+                self.wildcard.append(compiled)
+            else:
+                self.by_segment.setdefault(segment, []).append(compiled)
+
+    def match(self, path: str, method: str) -> MatchResult:
+        """The matching rule and its values, or ``None`` to defer to Werkzeug."""
+        if not self.enabled or "//" in path or path[:1] != "/":
+            return None
+        static = self.static
+        bucket = static.get(path)
+        if bucket is not None:
+            found = None
+            for rule in bucket:
+                if rule.methods is None or method in rule.methods:
+                    if found is not None:
+                        return None
+                    found = rule
+            if found is None or id(found) in self.slow:
+                return None
+            return found, dict(found.defaults) if found.defaults else {}
+        # A static rule differing only by a trailing slash wins or redirects.
+        if path + "/" in static or (path[-1:] == "/" and path[:-1] in static):
+            return None
+        end = path.find("/", 1)
+        segment = path[1:] if end == -1 else path[1:end]
+        candidate = None
+        for group in (self.by_segment.get(segment, ()), self.wildcard):
+            for compiled in group:
+                if compiled.loose.fullmatch(path) is not None:
+                    if candidate is not None:
+                        return None
+                    candidate = compiled
+        if candidate is None:
+            return None
+        rule = candidate.rule
+        if id(rule) in self.slow or (
+            rule.methods is not None and method not in rule.methods
+        ):
+            return None
+        m = candidate.strict.fullmatch(path)
+        if m is None:
+            return None
+        values = candidate.values(m)
+        if values is None:
+            return None
+        return rule, values

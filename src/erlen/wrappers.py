@@ -1,0 +1,153 @@
+"""Request and response objects: Werkzeug's, with the application's config applied."""
+
+from __future__ import annotations
+
+import typing as t
+
+from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.wrappers import Request as _WerkzeugRequest
+from werkzeug.wrappers import Response as _WerkzeugResponse
+
+from . import json
+from .globals import _cv_app
+
+if t.TYPE_CHECKING:
+    from werkzeug.routing import Rule
+
+
+class Request(_WerkzeugRequest):
+    """The request object used by default in erlen.
+
+    Remembers the matched endpoint and view arguments, and reads its limits
+    (``MAX_CONTENT_LENGTH``, ``MAX_FORM_MEMORY_SIZE``, ``MAX_FORM_PARTS``) from
+    the current application's config unless they were set on the object.
+    """
+
+    json_module: t.Any = json
+
+    #: The rule that matched the request, or ``None`` if matching failed.
+    url_rule: Rule | None = None
+    #: The arguments that matched the rule, or ``None`` if matching failed.
+    view_args: dict[str, t.Any] | None = None
+    #: The routing exception if matching failed (404, 405, redirect).
+    routing_exception: HTTPException | None = None
+
+    _max_content_length: int | None = None
+    _max_form_memory_size: int | None = None
+    _max_form_parts: int | None = None
+
+    @property
+    def max_content_length(self) -> int | None:  # type: ignore[override]
+        """Read-only from ``MAX_CONTENT_LENGTH`` unless set on this request."""
+        if self._max_content_length is not None:
+            return self._max_content_length
+        app_ctx = _cv_app.get(None)
+        if app_ctx is None:
+            return super().max_content_length
+        return app_ctx.app.config["MAX_CONTENT_LENGTH"]  # type: ignore[no-any-return]
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+    @property
+    def max_form_memory_size(self) -> int | None:  # type: ignore[override]
+        """From ``MAX_FORM_MEMORY_SIZE`` unless set on this request."""
+        if self._max_form_memory_size is not None:
+            return self._max_form_memory_size
+        app_ctx = _cv_app.get(None)
+        if app_ctx is None:
+            return super().max_form_memory_size
+        return app_ctx.app.config["MAX_FORM_MEMORY_SIZE"]  # type: ignore[no-any-return]
+
+    @max_form_memory_size.setter
+    def max_form_memory_size(self, value: int | None) -> None:
+        self._max_form_memory_size = value
+
+    @property
+    def max_form_parts(self) -> int | None:  # type: ignore[override]
+        """From ``MAX_FORM_PARTS`` unless set on this request."""
+        if self._max_form_parts is not None:
+            return self._max_form_parts
+        app_ctx = _cv_app.get(None)
+        if app_ctx is None:
+            return super().max_form_parts
+        return app_ctx.app.config["MAX_FORM_PARTS"]  # type: ignore[no-any-return]
+
+    @max_form_parts.setter
+    def max_form_parts(self, value: int | None) -> None:
+        self._max_form_parts = value
+
+    @property
+    def endpoint(self) -> str | None:
+        """The endpoint of the matched rule, or ``None``."""
+        if self.url_rule is not None:
+            return self.url_rule.endpoint
+        return None
+
+    @property
+    def blueprint(self) -> str | None:
+        """The registered name of the blueprint that handled the request.
+
+        Nested blueprints give a dotted name such as ``"parent.child"``.
+        """
+        endpoint = self.endpoint
+        if endpoint is not None and "." in endpoint:
+            return endpoint.rpartition(".")[0]
+        return None
+
+    @property
+    def blueprints(self) -> list[str]:
+        """The current blueprint and its parents, innermost first."""
+        name = self.blueprint
+        if name is None:
+            return []
+        return _split_blueprint_path(name)
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        # In debug mode, accessing a missing file explains the enctype mistake.
+        app_ctx = _cv_app.get(None)
+        if (
+            app_ctx is not None
+            and app_ctx.app.debug
+            and self.mimetype != "multipart/form-data"
+            and not self.files
+        ):
+            from .debughelpers import attach_enctype_error_multidict
+
+            attach_enctype_error_multidict(self)
+
+    def on_json_loading_failed(self, e: ValueError | None) -> t.Any:
+        try:
+            return super().on_json_loading_failed(e)
+        except BadRequest as ebr:
+            app_ctx = _cv_app.get(None)
+            if app_ctx is not None and app_ctx.app.debug:
+                raise
+            raise BadRequest() from ebr
+
+
+class Response(_WerkzeugResponse):
+    """The response object used by default in erlen: HTML by default."""
+
+    default_mimetype: str | None = "text/html"
+    json_module = json
+    autocorrect_location_header = False
+
+    @property
+    def max_cookie_size(self) -> int:  # type: ignore[override]
+        """``MAX_COOKIE_SIZE`` of the current app, else Werkzeug's default."""
+        app_ctx = _cv_app.get(None)
+        if app_ctx is not None:
+            return app_ctx.app.config["MAX_COOKIE_SIZE"]  # type: ignore[no-any-return]
+        return super().max_cookie_size
+
+
+def _split_blueprint_path(name: str) -> list[str]:
+    """``"a.b.c"`` → ``["a.b.c", "a.b", "a"]``."""
+    out = [name]
+    while "." in name:
+        name = name.rpartition(".")[0]
+        out.append(name)
+    return out
