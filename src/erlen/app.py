@@ -308,7 +308,7 @@ class Erlen(Scaffold):
             fn = getattr(sys.modules["__main__"], "__file__", None)
             if fn is None:
                 return "__main__"
-            return os.path.splitext(os.path.basename(fn))[0]
+            return str(os.path.splitext(os.path.basename(fn))[0])
         return self.import_name
 
     @cached_property
@@ -593,19 +593,17 @@ class Erlen(Scaffold):
 
     def test_client(self, use_cookies: bool = True, **kwargs: t.Any) -> ErlenClient:
         """A test client (``test_client_class`` or :class:`ErlenClient`)."""
-        cls = self.test_client_class
-        if cls is None:
-            from .testing import ErlenClient as cls
-        return cls(  # type: ignore[no-any-return]
-            self, self.response_class, use_cookies=use_cookies, **kwargs
-        )
+        from .testing import ErlenClient
+
+        cls = self.test_client_class or ErlenClient
+        return cls(self, self.response_class, use_cookies=use_cookies, **kwargs)
 
     def test_cli_runner(self, **kwargs: t.Any) -> ErlenCliRunner:
         """A runner for the app's CLI commands in tests."""
-        cls = self.test_cli_runner_class
-        if cls is None:
-            from .testing import ErlenCliRunner as cls
-        return cls(self, **kwargs)  # type: ignore[no-any-return]
+        from .testing import ErlenCliRunner
+
+        cls = self.test_cli_runner_class or ErlenCliRunner
+        return cls(self, **kwargs)
 
     # -- routing ---------------------------------------------------------------
 
@@ -617,7 +615,7 @@ class Erlen(Scaffold):
             if trusted_hosts is not None:
                 request.trusted_hosts = trusted_hosts
             # Raises SecurityError (400) for a host not in TRUSTED_HOSTS.
-            request.host = get_host(request.environ, request.trusted_hosts)  # type: ignore[misc]
+            request.host = get_host(request.environ, request.trusted_hosts)
             subdomain = None
             server_name = self.config["SERVER_NAME"]
             if self.url_map.host_matching:
@@ -957,7 +955,7 @@ class Erlen(Scaffold):
     def preprocess_request(self) -> ft.ResponseReturnValue | None:
         """Run URL value preprocessors and ``before_request`` functions;
         a non-``None`` value from one of them ends the request early."""
-        ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
+        ctx: RequestContext = request_ctx._get_current_object()
         rule = ctx._rule
         plan = self._endpoint_plan(None if rule is None else rule.endpoint)
         return self._preprocess(ctx, plan)
@@ -1010,7 +1008,7 @@ class Erlen(Scaffold):
     def process_response(self, response: Response) -> Response:
         """Run ``after_this_request`` and ``after_request`` functions (inner
         blueprint first, each list in reverse) and save the session."""
-        ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
+        ctx: RequestContext = request_ctx._get_current_object()
         for func in ctx._after_request_functions:
             response = self.ensure_sync(func)(response)
         rule = ctx._rule
@@ -1038,9 +1036,9 @@ class Erlen(Scaffold):
                 rv, status, headers = rv  # type: ignore[misc]
             elif len_rv == 2:
                 if isinstance(rv[1], (Headers, dict, tuple, list)):
-                    rv, headers = rv  # type: ignore[assignment]
+                    rv, headers = rv
                 else:
-                    rv, status = rv  # type: ignore[assignment,misc]
+                    rv, status = rv  # type: ignore[misc]
             else:
                 raise TypeError(
                     "The view function did not return a valid response tuple."

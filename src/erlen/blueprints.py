@@ -203,7 +203,7 @@ class Blueprint(Scaffold):
         if self.has_static_folder:
             state.add_url_rule(
                 f"{self.static_url_path}/<path:filename>",
-                view_func=self.send_static_file,  # type: ignore[arg-type]
+                view_func=self.send_static_file,
                 endpoint="static",
             )
         if first_bp_registration or first_name_registration:
@@ -221,7 +221,7 @@ class Blueprint(Scaffold):
             return
         group = options.get("cli_group", self.cli_group)
         if group is None:
-            app.cli.commands.update(self.cli.commands)  # type: ignore[attr-defined]
+            app.cli.commands.update(self.cli.commands)
             return
         self.cli.name = name if group is _sentinel else group
         app.cli.add_command(self.cli)
@@ -270,16 +270,17 @@ class Blueprint(Scaffold):
             )
         for endpoint, func in self.view_functions.items():
             app.view_functions[endpoint] = func
-        for bp_dict, app_dict in (
+        pairs: tuple[tuple[t.Any, t.Any], ...] = (
             (self.before_request_funcs, app.before_request_funcs),
             (self.after_request_funcs, app.after_request_funcs),
             (self.teardown_request_funcs, app.teardown_request_funcs),
             (self.url_default_functions, app.url_default_functions),
             (self.url_value_preprocessors, app.url_value_preprocessors),
             (self.template_context_processors, app.template_context_processors),
-        ):
+        )
+        for bp_dict, app_dict in pairs:
             for key, values in bp_dict.items():
-                app_dict[scoped(key)].extend(values)  # type: ignore[attr-defined]
+                app_dict[scoped(key)].extend(values)
 
     @setupmethod
     def add_url_rule(

@@ -89,7 +89,7 @@ def stream_with_context(
         def decorator(*args: t.Any, **kwargs: t.Any) -> t.Any:
             return stream_with_context(func(*args, **kwargs))
 
-        return update_wrapper(decorator, func)  # type: ignore[return-value]
+        return update_wrapper(decorator, func)
 
     def generator() -> t.Iterator[t.AnyStr]:
         req_ctx = _cv_request.get(None)
@@ -271,7 +271,7 @@ def get_root_path(import_name: str) -> str:
     """
     mod = sys.modules.get(import_name)
     if mod is not None and getattr(mod, "__file__", None) is not None:
-        return os.path.dirname(os.path.abspath(mod.__file__))  # type: ignore[arg-type,type-var]
+        return os.path.dirname(os.path.abspath(t.cast(str, mod.__file__)))
     try:
         spec = importlib.util.find_spec(import_name)
         if spec is None:
@@ -296,4 +296,4 @@ def get_root_path(import_name: str) -> str:
                 " In this case the root path needs to be explicitly"
                 " provided."
             )
-    return os.path.dirname(os.path.abspath(filepath))
+    return os.path.dirname(os.path.abspath(t.cast(str, filepath)))

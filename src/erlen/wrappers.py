@@ -37,7 +37,7 @@ class Request(_WerkzeugRequest):
     _max_form_parts: int | None = None
 
     @property
-    def max_content_length(self) -> int | None:  # type: ignore[override]
+    def max_content_length(self) -> int | None:
         """Read-only from ``MAX_CONTENT_LENGTH`` unless set on this request."""
         if self._max_content_length is not None:
             return self._max_content_length
@@ -51,7 +51,7 @@ class Request(_WerkzeugRequest):
         self._max_content_length = value
 
     @property
-    def max_form_memory_size(self) -> int | None:  # type: ignore[override]
+    def max_form_memory_size(self) -> int | None:
         """From ``MAX_FORM_MEMORY_SIZE`` unless set on this request."""
         if self._max_form_memory_size is not None:
             return self._max_form_memory_size
@@ -64,8 +64,8 @@ class Request(_WerkzeugRequest):
     def max_form_memory_size(self, value: int | None) -> None:
         self._max_form_memory_size = value
 
-    @property
-    def max_form_parts(self) -> int | None:  # type: ignore[override]
+    @property  # type: ignore[override]
+    def max_form_parts(self) -> int | None:
         """From ``MAX_FORM_PARTS`` unless set on this request."""
         if self._max_form_parts is not None:
             return self._max_form_parts
@@ -82,7 +82,7 @@ class Request(_WerkzeugRequest):
     def endpoint(self) -> str | None:
         """The endpoint of the matched rule, or ``None``."""
         if self.url_rule is not None:
-            return self.url_rule.endpoint
+            return t.cast(str, self.url_rule.endpoint)
         return None
 
     @property
