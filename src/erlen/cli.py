@@ -28,7 +28,7 @@ from types import ModuleType
 
 import click
 from click.core import ParameterSource
-from werkzeug.serving import is_running_from_reloader
+from werkzeug.serving import is_running_from_reloader, run_simple
 from werkzeug.utils import import_string
 
 from .globals import _cv_app, current_app
@@ -884,8 +884,6 @@ def run_command(
 
     The reloader and debugger are enabled by default with the '--debug' option.
     """
-    from werkzeug.serving import run_simple
-
     app: WSGIApplication
     try:
         app = info.load_app()
