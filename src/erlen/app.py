@@ -31,6 +31,7 @@ from werkzeug.exceptions import (
     BadRequestKeyError,
     HTTPException,
     InternalServerError,
+    NotFound,
 )
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import (
@@ -55,7 +56,7 @@ from .globals import _cv_app, _cv_request, g, request, request_ctx, session
 from .helpers import get_debug_flag, get_flashed_messages, get_load_dotenv
 from .json.provider import DefaultJSONProvider, JSONProvider
 from .logging import create_logger
-from .routing import CompiledMatcher
+from .routing import NOT_FOUND, CompiledMatcher
 from .scaffold import Scaffold, _endpoint_from_view_func, find_package, setupmethod
 from .sessions import SecureCookieSessionInterface, SessionInterface
 from .signals import (
@@ -156,6 +157,7 @@ _DISPATCH_METHODS = (
     "make_response",
     "process_response",
     "ensure_sync",
+    "raise_routing_exception",
 )
 
 
@@ -650,8 +652,10 @@ class Erlen(Scaffold):
             if not path.isascii():
                 path = path.encode("latin1").decode("utf-8", "replace")
             result = matcher.match(path, environ.get("REQUEST_METHOD", "GET").upper())
+            if result is NOT_FOUND:
+                raise NotFound()
             if result is not None:
-                return result
+                return result  # type: ignore[return-value]
         adapter = ctx.url_adapter
         if adapter is None:
             raise RuntimeError("No URL adapter for the request.")
@@ -843,11 +847,13 @@ class Erlen(Scaffold):
                 rv = self._preprocess(ctx, plan)
             if rv is None:
                 if ctx._routing_exc is not None:
+                    if not self.debug:
+                        raise ctx._routing_exc
                     self.raise_routing_exception(ctx.request)
                 assert rule is not None
                 if (
-                    rule.provide_automatic_options  # type: ignore[attr-defined]
-                    and ctx.environ.get("REQUEST_METHOD") == "OPTIONS"
+                    ctx.environ.get("REQUEST_METHOD") == "OPTIONS"
+                    and getattr(rule, "provide_automatic_options", False)
                 ):
                     rv = self.make_default_options_response()
                 else:
@@ -873,6 +879,21 @@ class Erlen(Scaffold):
     def _raw_response(self, rv: t.Any) -> _RawResponse | None:
         """Encode a plain return value directly, or ``None`` if it isn't one."""
         cls = rv.__class__
+        if isinstance(rv, HTTPException):
+            # An unhandled HTTP error renders its own page; only the stock
+            # get_response is reproduced here (RequestRedirect has its own).
+            if (
+                cls.get_response is not HTTPException.get_response
+                or rv.response is not None
+                or rv.code is None
+            ):
+                return None
+            environ = request_ctx.environ
+            body = rv.get_body(environ).encode()
+            headers = rv.get_headers(environ)
+            headers.append(("Content-Length", str(len(body))))
+            status = f"{rv.code} {HTTP_STATUS_CODES.get(rv.code, 'UNKNOWN').upper()}"
+            return _RawResponse(status, headers, body)
         if cls is str:
             body = rv.encode()
             return _RawResponse(

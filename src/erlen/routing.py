@@ -6,7 +6,8 @@ it changed. The matcher only answers when the answer is certain:
 
 * a request path equal to a rule without converters (Werkzeug always prefers
   a fully static match), or
-* a path that exactly one rule could match at all.
+* a path that exactly one rule could match at all, or
+* a path that no rule can match (a certain 404).
 
 Everything else — redirects for missing slashes or merged slashes, 404, 405,
 ambiguous paths, aliases, ``redirect_to``, host and subdomain matching — is
@@ -21,8 +22,11 @@ import typing as t
 from werkzeug.routing import Map, Rule, ValidationError
 from werkzeug.routing.converters import PathConverter
 
-#: A ``(rule, view_args)`` result, or ``None`` for "ask Werkzeug".
-MatchResult = t.Union[tuple[Rule, dict[str, t.Any]], None]  # noqa: UP007
+#: Returned when no rule can match the path at all: a certain 404.
+NOT_FOUND = ("not found",)
+
+#: A ``(rule, view_args)`` result, ``NOT_FOUND``, or ``None`` for "ask Werkzeug".
+MatchResult = t.Union[tuple[Rule, dict[str, t.Any]], tuple[str], None]  # noqa: UP007
 
 
 class _Dynamic:
@@ -162,7 +166,9 @@ class CompiledMatcher:
                         return None
                     candidate = compiled
         if candidate is None:
-            return None
+            # No rule matches the path with or without a trailing slash, so
+            # Werkzeug would find nothing either (not even a redirect or 405).
+            return NOT_FOUND
         rule = candidate.rule
         if id(rule) in self.slow or (
             rule.methods is not None and method not in rule.methods

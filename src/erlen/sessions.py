@@ -249,7 +249,19 @@ class SecureCookieSessionInterface(SessionInterface):
             return None
         keys: list[t.Any] = list(app.config["SECRET_KEY_FALLBACKS"] or ())
         keys.append(secret_key)  # itsdangerous signs with the last key
-        return URLSafeTimedSerializer(
+        # Building a serializer costs more than signing a small session, so
+        # the last one is reused while nothing it depends on changed.
+        cache_key = (
+            tuple(keys),
+            self.salt,
+            self.serializer,
+            self.key_derivation,
+            self.digest_method,
+        )
+        cached = self.__dict__.get("_signer_cache")
+        if cached is not None and cached[0] == cache_key:
+            return cached[1]  # type: ignore[no-any-return]
+        signer = URLSafeTimedSerializer(
             keys,
             salt=self.salt,
             serializer=self.serializer,
@@ -258,6 +270,8 @@ class SecureCookieSessionInterface(SessionInterface):
                 "digest_method": self.digest_method,
             },
         )
+        self._signer_cache = (cache_key, signer)
+        return signer
 
     def open_session(self, app: Erlen, request: Request) -> SecureCookieSession | None:
         """Read the session cookie. A missing, tampered or expired cookie
