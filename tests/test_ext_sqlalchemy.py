@@ -221,3 +221,17 @@ def test_shell_context(app: Flask) -> None:
     assert context["db"] is db
     assert context["User"] is User
     assert context["Item"] is Item
+
+
+def test_shell_command_has_models_and_session(app: Flask) -> None:
+    from flask.cli import FlaskGroup
+
+    code = (
+        'print(sorted(k for k in locals() if not k.startswith("_")),'
+        " db.session.scalar(db.select(db.func.count(User.id))))\n"
+    )
+    result = app.test_cli_runner().invoke(
+        FlaskGroup(create_app=lambda: app), ["shell"], input=code
+    )
+    assert result.exception is None, result.output
+    assert ">>> ['Item', 'User', 'app', 'db', 'g'] 0\n" in result.output
