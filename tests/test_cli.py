@@ -9,6 +9,7 @@ the messages.
 
 from __future__ import annotations
 
+import http.client
 import importlib
 import importlib.metadata
 import os
@@ -1343,7 +1344,8 @@ def wait_for(
         assert proc.poll() is None, f"server exited early:\n{log.read_text()}"
         try:
             last = http_get(url)
-        except OSError:
+        except (OSError, http.client.HTTPException):
+            # Connection refused or dropped while the reloader swaps processes.
             last = None
         if last is not None and predicate(*last):
             return last

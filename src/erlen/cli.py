@@ -15,7 +15,6 @@ import ast
 import collections.abc as cabc
 import importlib
 import importlib.metadata
-import importlib.util
 import inspect
 import os
 import platform
@@ -74,24 +73,20 @@ _DOTENV_FILES = (".flaskenv", ".erlenenv", ".env")
 _DEPLOY_DOCS = "docs/deploying.md"
 
 
-def _env(name: str) -> str | None:
-    """``ERLEN_<name>``, else ``FLASK_<name>``; empty values count as unset."""
-    return os.environ.get(f"ERLEN_{name}") or os.environ.get(f"FLASK_{name}") or None
-
-
 def get_debug_flag() -> bool:
     """Whether ``ERLEN_DEBUG`` (else ``FLASK_DEBUG``) asks for debug mode."""
-    val = _env("DEBUG")
-    return bool(val and val.lower() not in {"0", "false", "no"})
+    # Imported late: this module is imported while erlen itself is initialising.
+    from .helpers import get_debug_flag as impl
+
+    return impl()
 
 
 def get_load_dotenv(default: bool = True) -> bool:
     """Whether dotenv files should be loaded: ``False`` when ``ERLEN_SKIP_DOTENV``
     (else ``FLASK_SKIP_DOTENV``) is set to a true value, ``default`` when unset."""
-    val = _env("SKIP_DOTENV")
-    if not val:
-        return default
-    return val.lower() in {"0", "false", "no"}
+    from .helpers import get_load_dotenv as impl
+
+    return impl(default)
 
 
 class NoAppException(click.UsageError):
@@ -751,7 +746,9 @@ class CertParamType(_ParamType):
         except click.BadParameter:
             text = click.STRING(value, param, ctx).lower()
             if text == "adhoc":
-                if importlib.util.find_spec("cryptography") is None:
+                try:
+                    importlib.import_module("cryptography")
+                except ImportError:
                     raise click.BadParameter(
                         "Using ad-hoc certificates requires the cryptography library.",
                         ctx,
