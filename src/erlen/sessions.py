@@ -13,7 +13,7 @@ import hashlib
 import typing as t
 from datetime import datetime, timezone
 
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.datastructures import CallbackDict
 
 from .json.tag import TaggedJSONSerializer
@@ -225,6 +225,28 @@ def _sha1(string: bytes = b"") -> t.Any:
     return hashlib.sha1(string)
 
 
+class _KeyCachingSigner(TimestampSigner):
+    """itsdangerous' timestamp signer, deriving each key once.
+
+    The derived key depends only on the secret key, salt, derivation and
+    digest, yet itsdangerous recomputes it (an HMAC) for every sign and
+    verify.
+    """
+
+    _derived: t.ClassVar[dict[tuple[t.Any, ...], bytes]] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        if secret_key is None:
+            secret_key = self.secret_keys[-1]
+        cache_key = (secret_key, self.salt, self.key_derivation, self.digest_method)
+        key = self._derived.get(cache_key)
+        if key is None:
+            if len(self._derived) > 64:
+                self._derived.clear()
+            key = self._derived[cache_key] = super().derive_key(secret_key)
+        return key
+
+
 class SecureCookieSessionInterface(SessionInterface):
     """The default interface: the whole session lives in a cookie signed
     with the app's ``secret_key`` (itsdangerous), in Flask's format."""
@@ -265,9 +287,14 @@ class SecureCookieSessionInterface(SessionInterface):
             keys,
             salt=self.salt,
             serializer=self.serializer,
+            signer=_KeyCachingSigner,
             signer_kwargs={
                 "key_derivation": self.key_derivation,
-                "digest_method": self.digest_method,
+                # hashlib's own constructor lets hmac take its C path; the
+                # signature is the same SHA-1 either way.
+                "digest_method": (
+                    hashlib.sha1 if self.digest_method is _sha1 else self.digest_method
+                ),
             },
         )
         self._signer_cache = (cache_key, signer)
