@@ -960,6 +960,49 @@ def test_erlen_only_erlen_commands_entry_point_plugin(
     assert "plugin erlplug in plugged\n" in result.output
 
 
+def test_flask_commands_plugin_may_replace_a_builtin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_plugin_dist(tmp_path, "flask.commands", "routes")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    group = ErlenGroup(create_app=lambda: Erlen("plugged"))
+    result = CliRunner().invoke(group, ["routes"])
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith("plugin routes in plugged\n")
+
+
+def test_erlen_only_erlen_plugin_wins_over_flask_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_plugin_dist(tmp_path / "a", "flask.commands", "dup")
+    make_plugin_dist(tmp_path / "b", "erlen.commands", "dup2")
+    # Same command name, erlen.commands group, different module.
+    write(
+        tmp_path / "b" / "plugin_dup2-1.0.dist-info" / "entry_points.txt",
+        "[erlen.commands]\ndup = plugin_dup2:command\n",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "a"))
+    monkeypatch.syspath_prepend(str(tmp_path / "b"))
+    group = ErlenGroup(create_app=lambda: Erlen("plugged"))
+    result = CliRunner().invoke(group, ["dup"])
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith("plugin dup2 in plugged\n")
+
+
+def test_erlen_only_broken_flask_plugin_warns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_plugin_dist(tmp_path, "flask.commands", "brokenplug")
+    write(tmp_path / "plugin_brokenplug.py", "raise ImportError('plugin is broken')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    group = ErlenGroup(create_app=lambda: Erlen("plugged"))
+    result = CliRunner().invoke(group, ["routes"])
+    assert result.exit_code == 0, result.output
+    assert "static" in result.stdout
+    assert "could not load the Flask plugin command 'brokenplug'" in result.stderr
+    assert "ImportError: plugin is broken" in result.stderr
+
+
 # -------------------------------------------------------------------- dotenv
 
 
@@ -1427,12 +1470,24 @@ def test_real_run_subprocess_serves_and_reloads(tmp_path: Path) -> None:
         os.utime(src, (future, future))
         status, body = wait_for(url, lambda s, b: b == "version two", proc, log)
         assert status == 200
+
+        # A source change that breaks the import: the server keeps running and
+        # answers 500, then recovers on the next fix.
+        src.write_text("raise RuntimeError('broken on purpose')\n")
+        os.utime(src, (future + 5, future + 5))
+        status, body = wait_for(url, lambda s, b: s == 500, proc, log)
+        assert "broken on purpose" not in body
+        src.write_text(RELOAD_APP.format(n="three"))
+        os.utime(src, (future + 10, future + 10))
+        status, body = wait_for(url, lambda s, b: b == "version three", proc, log)
+        assert status == 200
     finally:
         stop_server(proc, port)
     output = log.read_text()
     assert "Restarting with" in output
     assert "Detected change in" in output
     assert "reloadapp.py" in output
+    assert "RuntimeError: broken on purpose" in output
 
 
 BOOM_APP = """\

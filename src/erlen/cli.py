@@ -564,23 +564,22 @@ class ErlenGroup(AppGroup):
         if self._loaded_plugin_commands:
             return
         self._loaded_plugin_commands = True
-
+        # Like Flask, plugins may replace built-in commands; erlen's own group is
+        # loaded last so that it wins over a Flask plugin of the same name.
+        self._load_flask_plugin_commands()
         for ep in importlib.metadata.entry_points(group="erlen.commands"):
             self.add_command(ep.load(), ep.name)
 
-        flask_eps = [
-            ep
-            for ep in importlib.metadata.entry_points(group="flask.commands")
-            if ep.name not in self.commands
-        ]
-        if not flask_eps:
+    def _load_flask_plugin_commands(self) -> None:
+        eps = importlib.metadata.entry_points(group="flask.commands")
+        if not eps:
             return
         try:
             # Flask plugins import ``flask``: it must mean erlen for them to work.
             importlib.import_module(f"{__package__}.flask_patch")
         except ImportError:
             return
-        for ep in flask_eps:
+        for ep in eps:
             try:
                 command = ep.load()
             except Exception as e:
