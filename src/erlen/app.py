@@ -819,6 +819,12 @@ class Erlen(Scaffold):
         )
         self._sync_views.clear()
 
+    def _hooks_changed(self) -> None:
+        # Also called while Scaffold.__init__ runs, before the plans exist.
+        plans = self.__dict__.get("_endpoint_plans")
+        if plans:
+            plans.clear()
+
     def _endpoint_plan(self, endpoint: str | None) -> _EndpointPlan:
         plan = self._endpoint_plans.get(endpoint)
         if plan is None:
@@ -938,7 +944,7 @@ class Erlen(Scaffold):
         a session cookie (a permanent session is refreshed, as in Flask) or
         when a custom interface is in use.
         """
-        loaded = ctx.__dict__.get("session")
+        loaded = ctx.__dict__.get("_session")
         si = self.session_interface
         if loaded is not None:
             return not si.is_null_session(loaded)
@@ -1037,7 +1043,7 @@ class Erlen(Scaffold):
         for func in plan.after:
             response = func(response)
         if self._session_needs_saving(ctx):
-            sess = ctx.session
+            sess = ctx._session
             if not self.session_interface.is_null_session(sess):
                 self.session_interface.save_session(self, sess, response)
         return response

@@ -60,6 +60,121 @@ def setupmethod(f: F) -> F:
     return t.cast(F, update_wrapper(wrapper_func, f))
 
 
+class _HookList(list[t.Any]):
+    """A list of hook functions that reports every change to its owner."""
+
+    __slots__ = ("_changed",)
+
+    def __init__(
+        self, changed: t.Callable[[], None], items: t.Iterable[t.Any] = ()
+    ) -> None:
+        super().__init__(items)
+        self._changed = changed
+
+    def append(self, item: t.Any) -> None:
+        super().append(item)
+        self._changed()
+
+    def extend(self, items: t.Iterable[t.Any]) -> None:
+        super().extend(items)
+        self._changed()
+
+    def insert(self, index: t.SupportsIndex, item: t.Any) -> None:
+        super().insert(index, item)
+        self._changed()
+
+    def remove(self, item: t.Any) -> None:
+        super().remove(item)
+        self._changed()
+
+    def pop(self, index: t.SupportsIndex = -1) -> t.Any:
+        item = super().pop(index)
+        self._changed()
+        return item
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+    def sort(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().sort(*args, **kwargs)
+        self._changed()
+
+    def reverse(self) -> None:
+        super().reverse()
+        self._changed()
+
+    def __setitem__(self, index: t.Any, value: t.Any) -> None:
+        super().__setitem__(index, value)
+        self._changed()
+
+    def __delitem__(self, index: t.Any) -> None:
+        super().__delitem__(index)
+        self._changed()
+
+    def __iadd__(self, items: t.Iterable[t.Any]) -> _HookList:  # type: ignore[misc]
+        super().__iadd__(items)
+        self._changed()
+        return self
+
+
+class _HookRegistry(dict[ft.AppOrBlueprintKey, list[t.Any]]):
+    """Hook functions by scope (``None`` or a blueprint name).
+
+    Flask reads these per request, and extensions change them directly (e.g.
+    Flask-Caching appends to ``after_request_funcs[None]`` from inside a view).
+    erlen plans the hooks per endpoint instead, so any change, to the dict or
+    to one of its lists, calls ``changed`` to drop those plans.
+    """
+
+    __slots__ = ("_changed",)
+
+    def __init__(
+        self,
+        changed: t.Callable[[], None],
+        initial: dict[ft.AppOrBlueprintKey, list[t.Any]] | None = None,
+    ) -> None:
+        super().__init__()
+        self._changed = changed
+        for key, funcs in (initial or {}).items():
+            dict.__setitem__(self, key, _HookList(changed, funcs))
+
+    def __missing__(self, key: ft.AppOrBlueprintKey) -> list[t.Any]:
+        funcs = _HookList(self._changed)
+        dict.__setitem__(self, key, funcs)
+        return funcs
+
+    def __setitem__(self, key: ft.AppOrBlueprintKey, funcs: list[t.Any]) -> None:
+        if not isinstance(funcs, _HookList):
+            funcs = _HookList(self._changed, funcs)
+        super().__setitem__(key, funcs)
+        self._changed()
+
+    def __delitem__(self, key: ft.AppOrBlueprintKey) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+    def setdefault(
+        self, key: ft.AppOrBlueprintKey, default: list[t.Any] | None = None
+    ) -> list[t.Any]:
+        if key not in self:
+            self[key] = [] if default is None else default
+        return self[key]
+
+    def update(self, *args: t.Any, **kwargs: t.Any) -> None:
+        for key, funcs in dict(*args, **kwargs).items():
+            self[key] = funcs
+
+    def pop(self, key: ft.AppOrBlueprintKey, *default: t.Any) -> t.Any:
+        value = super().pop(key, *default)
+        self._changed()
+        return value
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+
 class Scaffold:
     """The common base of :class:`~erlen.Erlen` and :class:`~erlen.Blueprint`.
 
@@ -100,21 +215,22 @@ class Scaffold:
             ft.AppOrBlueprintKey,
             dict[int | None, dict[type[Exception], ft.ErrorHandlerCallable]],
         ] = defaultdict(lambda: defaultdict(dict))
+        changed = self._hooks_changed
         self.before_request_funcs: dict[
             ft.AppOrBlueprintKey, list[ft.BeforeRequestCallable]
-        ] = defaultdict(list)
+        ] = _HookRegistry(changed)
         self.after_request_funcs: dict[
             ft.AppOrBlueprintKey, list[ft.AfterRequestCallable[t.Any]]
-        ] = defaultdict(list)
+        ] = _HookRegistry(changed)
         self.teardown_request_funcs: dict[
             ft.AppOrBlueprintKey, list[ft.TeardownCallable]
-        ] = defaultdict(list)
+        ] = _HookRegistry(changed)
         self.template_context_processors: dict[
             ft.AppOrBlueprintKey, list[ft.TemplateContextProcessorCallable]
         ] = defaultdict(list, {None: [_default_template_ctx_processor]})
         self.url_value_preprocessors: dict[
             ft.AppOrBlueprintKey, list[ft.URLValuePreprocessorCallable]
-        ] = defaultdict(list)
+        ] = _HookRegistry(changed)
         self.url_default_functions: dict[
             ft.AppOrBlueprintKey, list[ft.URLDefaultCallable]
         ] = defaultdict(list)
@@ -124,6 +240,9 @@ class Scaffold:
 
     def _check_setup_finished(self, f_name: str) -> None:
         raise NotImplementedError
+
+    def _hooks_changed(self) -> None:
+        """Called when a request hook registry changes; the app re-plans."""
 
     # -- static files and templates ---------------------------------------
 
