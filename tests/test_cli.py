@@ -88,6 +88,9 @@ def _isolate(
 @pytest.fixture
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
+    # Generic names that another test may have imported from elsewhere.
+    for name in ("app", "wsgi"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
     return tmp_path
 
 
