@@ -1342,6 +1342,9 @@ def test_run_cert_adhoc_and_ssl_context(
     result = runner.invoke(cli, [*base, "--cert", "adhoc"])
     assert result.exit_code == 0, result.output
     assert run_calls[-1][1]["ssl_context"] == "adhoc"
+    result = runner.invoke(cli, [*base, "--cert", "AdHoc"])
+    assert result.exit_code == 0, result.output
+    assert run_calls[-1][1]["ssl_context"] == "adhoc"
     result = runner.invoke(cli, [*base, "--cert", "adhoc", "--key", str(key)])
     assert result.exit_code == 2
     assert 'When "--cert" is "adhoc", "--key" is not used.' in result.output
@@ -1358,6 +1361,23 @@ def test_run_cert_adhoc_and_ssl_context(
     assert 'When "--cert" is an SSLContext object, "--key" is not used.' in (
         result.output
     )
+
+
+def test_erlen_only_run_cert_ssl_context_keeps_case(
+    in_tmp: Path, runner: CliRunner, run_calls: list[tuple[t.Any, ...]]
+) -> None:
+    # flask lowercases the import path, so it cannot find these names.
+    write(in_tmp / "simple.py", SIMPLE_APP)
+    write(
+        in_tmp / "TlsMod.py",
+        "import ssl\nServerCtx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n",
+    )
+    prepare_import("TlsMod.py")
+    result = runner.invoke(
+        cli, ["--app", "simple", "run", "--cert", "TlsMod:ServerCtx"]
+    )
+    assert result.exit_code == 0, result.output
+    assert isinstance(run_calls[-1][1]["ssl_context"], ssl.SSLContext)
 
 
 # ------------------------------------------------- real `erlen run` subprocesses

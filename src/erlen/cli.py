@@ -457,7 +457,9 @@ def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
         return
     # An env var rather than a ScriptInfo attribute, so that app factories can
     # read it before the app exists.
-    os.environ["ERLEN_DEBUG"] = "1" if value else "0"
+    from .helpers import _env_name
+
+    os.environ[_env_name("DEBUG")] = "1" if value else "0"
 
 
 def _load_env_file(
@@ -636,7 +638,9 @@ class ErlenGroup(AppGroup):
     ) -> click.Context:
         """Create the context with a :class:`ScriptInfo` object, and tell
         ``app.run()`` in the loaded module to do nothing."""
-        os.environ["ERLEN_RUN_FROM_CLI"] = "true"
+        from .helpers import _env_name
+
+        os.environ[_env_name("RUN_FROM_CLI")] = "true"
         if "obj" not in extra and "obj" not in self.context_settings:
             extra["obj"] = ScriptInfo(
                 create_app=self.create_app,
@@ -743,8 +747,8 @@ class CertParamType(_ParamType):
         try:
             return self.path_type(value, param, ctx)
         except click.BadParameter:
-            text = click.STRING(value, param, ctx).lower()
-            if text == "adhoc":
+            text = click.STRING(value, param, ctx)
+            if text.lower() == "adhoc":
                 try:
                     importlib.import_module("cryptography")
                 except ImportError:
@@ -753,8 +757,9 @@ class CertParamType(_ParamType):
                         ctx,
                         param,
                     ) from None
-                return text
+                return "adhoc"
 
+            # Unlike flask, keep the case: module and attribute names may use it.
             obj = import_string(text, silent=True)
             if isinstance(obj, ssl.SSLContext):
                 return obj
