@@ -27,6 +27,7 @@ import click
 from werkzeug.datastructures import Headers, ImmutableDict
 from werkzeug.exceptions import (
     Aborter,
+    BadHost,
     BadRequest,
     BadRequestKeyError,
     HTTPException,
@@ -89,6 +90,14 @@ def _make_timedelta(value: timedelta | int | None) -> timedelta | None:
     if value is None or isinstance(value, timedelta):
         return value
     return timedelta(seconds=value)
+
+
+def _check_host(host: str) -> None:
+    """Raise :class:`BadHost` for a host name Werkzeug's ``Map.bind`` rejects."""
+    try:
+        host.partition(":")[0].encode("idna")
+    except UnicodeError as e:
+        raise BadHost() from e
 
 
 class _EndpointPlan:
@@ -285,6 +294,7 @@ class Erlen(Scaffold):
         self._fast = False
         self._endpoint_plans: dict[str | None, _EndpointPlan] = {}
         self._sync_views: dict[t.Any, t.Callable[..., t.Any]] = {}
+        self._good_hosts: set[str] = set()
 
         if self.has_static_folder:
             assert bool(static_host) == host_matching, (
@@ -648,6 +658,12 @@ class Erlen(Scaffold):
             and self.config["TRUSTED_HOSTS"] is None
             and environ.get("wsgi.url_scheme") not in ("ws", "wss")
         ):
+            host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+            if host not in self._good_hosts:
+                _check_host(host)  # Werkzeug's bind would raise BadHost (400)
+                if len(self._good_hosts) > 256:
+                    self._good_hosts.clear()
+                self._good_hosts.add(host)
             path = environ.get("PATH_INFO") or ""
             if not path.isascii():
                 path = path.encode("latin1").decode("utf-8", "replace")
@@ -709,6 +725,7 @@ class Erlen(Scaffold):
 
     def url_for(
         self,
+        /,
         endpoint: str,
         *,
         _anchor: str | None = None,
@@ -857,9 +874,8 @@ class Erlen(Scaffold):
                         raise ctx._routing_exc
                     self.raise_routing_exception(ctx.request)
                 assert rule is not None
-                if (
-                    ctx.environ.get("REQUEST_METHOD") == "OPTIONS"
-                    and getattr(rule, "provide_automatic_options", False)
+                if ctx.environ.get("REQUEST_METHOD") == "OPTIONS" and getattr(
+                    rule, "provide_automatic_options", False
                 ):
                     rv = self.make_default_options_response()
                 else:

@@ -104,9 +104,15 @@ class Config(dict):  # type: ignore[type-arg]
         return self.from_pyfile(filename, silent=silent)
 
     def from_prefixed_env(
-        self, prefix: str = "ERLEN", *, loads: t.Callable[[str], t.Any] = json.loads
+        self,
+        prefix: str | None = None,
+        *,
+        loads: t.Callable[[str], t.Any] = json.loads,
     ) -> bool:
         """Load environment variables named ``{prefix}_KEY`` as ``KEY``.
+
+        Without a prefix, ``FLASK_KEY`` variables are loaded first (for apps
+        moved from Flask), then ``ERLEN_KEY`` ones, which win.
 
         Variables are read in sorted order. Each value is passed through
         ``loads`` (JSON by default, so ``42``, ``true`` and ``{"a": 1}`` become
@@ -119,6 +125,9 @@ class Config(dict):  # type: ignore[type-arg]
         :param loads: Turns each string value into a config value.
         :return: Always ``True``.
         """
+        if prefix is None:
+            self.from_prefixed_env("FLASK", loads=loads)
+            return self.from_prefixed_env("ERLEN", loads=loads)
         start = f"{prefix}_"
         for env_key in sorted(os.environ):
             if not env_key.startswith(start):

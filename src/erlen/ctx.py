@@ -78,7 +78,10 @@ class _AppCtxGlobals:
     def __repr__(self) -> str:
         app_ctx = _cv_app.get(None)
         if app_ctx is not None:
-            return f"<erlen.g of '{app_ctx.app.name}'>"
+            from .helpers import _flask_patched
+
+            package = "flask" if _flask_patched() else "erlen"
+            return f"<{package}.g of '{app_ctx.app.name}'>"
         return object.__repr__(self)
 
 
@@ -218,7 +221,7 @@ class RequestContext:
         if request is not None:
             self.request = request
         if session is not None:
-            self.session = session
+            self._session = session
         self.flashes: list[tuple[str, str]] | None = None
         self._after_request_functions: list[ft.AfterRequestCallable[t.Any]] = []
         self._cv_tokens: list[
@@ -231,8 +234,17 @@ class RequestContext:
 
     if t.TYPE_CHECKING:
         request: Request
-        session: SessionMixin
+        _session: SessionMixin
         url_adapter: MapAdapter | None
+
+    @property
+    def session(self) -> SessionMixin:
+        """The session, opened on first use. Reading it through this property
+        (as the ``session`` proxy does) marks it accessed, so the response
+        gets ``Vary: Cookie``."""
+        session = self._session
+        session.accessed = True
+        return session
 
     def __getattr__(self, name: str) -> t.Any:
         # Lazy attributes: only requests that use them pay for them.
@@ -244,12 +256,12 @@ class RequestContext:
             request.routing_exception = self._routing_exc
             self.__dict__["request"] = request
             return request
-        if name == "session":
+        if name == "_session":
             si = self.app.session_interface
             session = si.open_session(self.app, self.request)
             if session is None:
                 session = si.make_null_session(self.app)
-            self.__dict__["session"] = session
+            self.__dict__["_session"] = session
             return session
         if name == "url_adapter":
             adapter = self.app.create_url_adapter(self.request)
@@ -263,7 +275,7 @@ class RequestContext:
             self.app,
             environ=self.request.environ,
             request=self.request,
-            session=self.session,
+            session=self._session,
         )
 
     def match_request(self) -> None:

@@ -40,6 +40,25 @@ __all__ = [
 ]
 
 
+def _flask_patched() -> bool:
+    """Whether ``erlen.flask_patch`` made ``flask`` mean erlen.
+
+    Then erlen answers to Flask's names where they are visible: the
+    environment variables the CLI sets, ``repr(g)``.
+    """
+    flask = sys.modules.get("flask")
+    if flask is None:
+        return False
+    from .app import Erlen
+
+    return getattr(flask, "Flask", None) is Erlen
+
+
+def _env_name(name: str) -> str:
+    """``ERLEN_<name>``, or ``FLASK_<name>`` under ``erlen.flask_patch``."""
+    return f"FLASK_{name}" if _flask_patched() else f"ERLEN_{name}"
+
+
 def _env(name: str) -> str | None:
     """``ERLEN_<name>``, falling back to ``FLASK_<name>`` for migration."""
     value = os.environ.get(f"ERLEN_{name}")
@@ -130,6 +149,7 @@ def make_response(*args: t.Any) -> Response:
 
 def url_for(
     endpoint: str,
+    /,
     *,
     _anchor: str | None = None,
     _method: str | None = None,

@@ -12,6 +12,7 @@ import os
 import pathlib
 import sys
 import typing as t
+import weakref
 from collections import defaultdict
 from functools import cached_property, update_wrapper
 
@@ -58,6 +59,19 @@ def setupmethod(f: F) -> F:
         return f(self, *args, **kwargs)
 
     return t.cast(F, update_wrapper(wrapper_func, f))
+
+
+def _notifier(owner: Scaffold) -> t.Callable[[], None]:
+    """Call ``owner._hooks_changed()``, holding the owner weakly: a bound
+    method would make a reference cycle that keeps an app alive."""
+    ref = weakref.ref(owner)
+
+    def changed() -> None:
+        target = ref()
+        if target is not None:
+            target._hooks_changed()
+
+    return changed
 
 
 class _HookList(list[t.Any]):
@@ -215,7 +229,7 @@ class Scaffold:
             ft.AppOrBlueprintKey,
             dict[int | None, dict[type[Exception], ft.ErrorHandlerCallable]],
         ] = defaultdict(lambda: defaultdict(dict))
-        changed = self._hooks_changed
+        changed = _notifier(self)
         self.before_request_funcs: dict[
             ft.AppOrBlueprintKey, list[ft.BeforeRequestCallable]
         ] = _HookRegistry(changed)

@@ -44,69 +44,27 @@ class SessionMixin(cabc.MutableMapping[str, t.Any]):
     #: cannot detect changes leave this ``True``.
     modified = True
 
-    #: Whether the session was read or written during the request; a
-    #: ``Vary: Cookie`` header is added then. Implementations that do not
-    #: track reads leave this ``True``.
-    accessed = True
+    #: Whether the session was used during the request; a ``Vary: Cookie``
+    #: header is added then. Set by the request context whenever the session
+    #: is reached through it (the ``session`` proxy does), as in Flask 3.1.3.
+    accessed = False
 
 
 class SecureCookieSession(CallbackDict[str, t.Any], SessionMixin):
     """The session of :class:`SecureCookieSessionInterface`: a dict that
-    tracks reads (:attr:`accessed`) and writes (:attr:`modified`).
+    tracks writes (:attr:`modified`).
 
     Only the session dict itself is tracked; after changing a mutable value
     inside it (e.g. appending to a list), set ``session.modified = True``.
     """
 
     modified = False
-    accessed = False
 
     def __init__(self, initial: cabc.Mapping[str, t.Any] | None = None) -> None:
         def on_update(self: SecureCookieSession) -> None:
             self.modified = True
-            self.accessed = True
 
         super().__init__(initial, on_update)
-
-    def __getitem__(self, key: str) -> t.Any:
-        self.accessed = True
-        return super().__getitem__(key)
-
-    def get(self, key: str, default: t.Any = None) -> t.Any:
-        self.accessed = True
-        return super().get(key, default)
-
-    def setdefault(self, key: str, default: t.Any = None) -> t.Any:
-        self.accessed = True
-        return super().setdefault(key, default)
-
-    def __contains__(self, key: object) -> bool:
-        self.accessed = True
-        return super().__contains__(key)
-
-    def __iter__(self) -> cabc.Iterator[str]:
-        self.accessed = True
-        return super().__iter__()
-
-    def __len__(self) -> int:
-        self.accessed = True
-        return super().__len__()
-
-    def keys(self) -> t.KeysView[str]:  # type: ignore[override]
-        self.accessed = True
-        return super().keys()
-
-    def values(self) -> t.ValuesView[t.Any]:  # type: ignore[override]
-        self.accessed = True
-        return super().values()
-
-    def items(self) -> t.ItemsView[str, t.Any]:  # type: ignore[override]
-        self.accessed = True
-        return super().items()
-
-    def copy(self) -> dict[str, t.Any]:
-        self.accessed = True
-        return dict(super().items())
 
 
 _NO_SECRET_KEY = (

@@ -7,7 +7,7 @@ import typing as t
 from jinja2 import BaseLoader, Template, TemplateNotFound
 from jinja2 import Environment as BaseEnvironment
 
-from .globals import _cv_app, _cv_request, current_app, request, session
+from .globals import _cv_app, _cv_request, current_app, request
 from .helpers import stream_with_context
 from .signals import before_render_template, template_rendered
 
@@ -17,10 +17,11 @@ if t.TYPE_CHECKING:
 
 
 def _default_template_ctx_processor() -> dict[str, t.Any]:
-    """Put ``g``, ``request`` and ``session`` in every template's context.
+    """Put ``g`` and ``request`` in every template's context.
 
-    ``request`` and ``session`` are passed as their proxies until they exist,
-    so that a template which never reads them does not build them.
+    ``request`` stays a proxy until it exists, so that a template which never
+    reads it does not build it. ``session`` is only the environment's proxy:
+    reading it marks the session accessed, as it should.
     """
     rv: dict[str, t.Any] = {}
     app_ctx = _cv_app.get(None)
@@ -28,9 +29,7 @@ def _default_template_ctx_processor() -> dict[str, t.Any]:
         rv["g"] = app_ctx.g
     req_ctx = _cv_request.get(None)
     if req_ctx is not None:
-        built = req_ctx.__dict__
-        rv["request"] = built.get("request", request)
-        rv["session"] = built.get("session", session)
+        rv["request"] = req_ctx.__dict__.get("request", request)
     return rv
 
 
