@@ -399,9 +399,11 @@ def test_script_info_nothing_to_load(in_tmp: Path) -> None:
         ScriptInfo().load_app()
     upper = CMD.upper()
     article = "a" if UNDER_FLASK else "an"
+    # erlen also names FLASK_APP, which it honours for migration.
+    env_vars = "'FLASK_APP'" if UNDER_FLASK else "'ERLEN_APP' (or 'FLASK_APP')"
     assert e.value.message == (
         f"Could not locate {article} {APP_CLS} application. Use the '{CMD} --app'"
-        f" option, '{upper}_APP' environment variable, or a 'wsgi.py' or 'app.py'"
+        f" option, {env_vars} environment variable, or a 'wsgi.py' or 'app.py'"
         " file in the current directory."
     )
 

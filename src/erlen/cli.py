@@ -367,8 +367,8 @@ class ScriptInfo:
         if app is None:
             raise NoAppException(
                 "Could not locate an Erlen application. Use the 'erlen --app'"
-                " option, 'ERLEN_APP' environment variable, or a 'wsgi.py' or"
-                " 'app.py' file in the current directory."
+                " option, 'ERLEN_APP' (or 'FLASK_APP') environment variable, or"
+                " a 'wsgi.py' or 'app.py' file in the current directory."
             )
 
         if self.set_debug_flag:
