@@ -397,7 +397,6 @@ def test_script_info_default_file_with_make_app_factory(in_tmp: Path) -> None:
 def test_script_info_nothing_to_load(in_tmp: Path) -> None:
     with pytest.raises(NoAppException) as e:
         ScriptInfo().load_app()
-    upper = CMD.upper()
     article = "a" if UNDER_FLASK else "an"
     # erlen also names FLASK_APP, which it honours for migration.
     env_vars = "'FLASK_APP'" if UNDER_FLASK else "'ERLEN_APP' (or 'FLASK_APP')"
