@@ -365,18 +365,30 @@ def test_from_prefixed_env_nested_into_non_dict_fails(
         config.from_prefixed_env("MYAPP")
 
 
-def test_from_prefixed_env_default_prefix_is_erlen_erlen_only(
+def test_from_prefixed_env_default_reads_flask_then_erlen_erlen_only(
     config: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """erlen-only: the default prefix is ERLEN (Flask's is FLASK)."""
+    """erlen-only: without a prefix, FLASK_* is loaded, then ERLEN_* (which
+    wins); Flask itself reads only FLASK_*."""
     for key in list(os.environ):
-        if key.startswith("ERLEN_"):
+        if key.startswith(("ERLEN_", "FLASK_")):
             monkeypatch.delenv(key)
-    monkeypatch.setenv("ERLEN_SECRET_KEY", "from-env")
+    monkeypatch.setenv("ERLEN_SECRET_KEY", "from-erlen")
+    monkeypatch.setenv("FLASK_SECRET_KEY", "from-flask")
     monkeypatch.setenv("ERLEN_PORT", "5000")
-    monkeypatch.setenv("FLASK_NOT_READ", "1")
+    monkeypatch.setenv("FLASK_ONLY", "1")
+    monkeypatch.setenv("OTHER_KEY", "x")
     config.from_prefixed_env()
-    assert config == {"SECRET_KEY": "from-env", "PORT": 5000}
+    assert config == {"SECRET_KEY": "from-erlen", "PORT": 5000, "ONLY": 1}
+
+
+def test_from_prefixed_env_flask_prefix(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLASK_SECRET_KEY", "from-flask")
+    monkeypatch.setenv("ERLEN_SECRET_KEY", "from-erlen")
+    config.from_prefixed_env("FLASK")
+    assert config["SECRET_KEY"] == "from-flask"
 
 
 # get_namespace
