@@ -1,0 +1,118 @@
+"""Posts: list, create, update, delete, and a JSON view of them."""
+
+from __future__ import annotations
+
+import sqlite3
+import typing as t
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from .auth import login_required
+from .db import get_db
+
+bp = Blueprint("blog", __name__)
+
+
+@bp.route("/")
+def index() -> str:
+    posts = (
+        get_db()
+        .execute(
+            "SELECT p.id, title, body, created, author_id, username"
+            " FROM post p JOIN user u ON p.author_id = u.id"
+            " ORDER BY created DESC, p.id DESC"
+        )
+        .fetchall()
+    )
+    return render_template("blog/index.html", posts=posts)
+
+
+@bp.route("/api/posts")
+def api_posts() -> t.Any:
+    rows = (
+        get_db()
+        .execute(
+            "SELECT p.id, title, body, username FROM post p"
+            " JOIN user u ON p.author_id = u.id ORDER BY p.id"
+        )
+        .fetchall()
+    )
+    return jsonify(posts=[dict(row) for row in rows], count=len(rows))
+
+
+def get_post(id: int, check_author: bool = True) -> sqlite3.Row:
+    post = (
+        get_db()
+        .execute(
+            "SELECT p.id, title, body, created, author_id, username"
+            " FROM post p JOIN user u ON p.author_id = u.id WHERE p.id = ?",
+            (id,),
+        )
+        .fetchone()
+    )
+    if post is None:
+        abort(404, f"Post id {id} doesn't exist.")
+    if check_author and post["author_id"] != g.user["id"]:
+        abort(403)
+    return t.cast(sqlite3.Row, post)
+
+
+@bp.route("/create", methods=("GET", "POST"))
+@login_required
+def create() -> t.Any:
+    if request.method == "POST":
+        title = request.form["title"]
+        body = request.form["body"]
+        if not title:
+            flash("Title is required.")
+        else:
+            db = get_db()
+            db.execute(
+                "INSERT INTO post (title, body, author_id) VALUES (?, ?, ?)",
+                (title, body, g.user["id"]),
+            )
+            db.commit()
+            flash(f"Created “{title}”.")
+            return redirect(url_for("blog.index"))
+
+    return render_template("blog/create.html")
+
+
+@bp.route("/<int:id>/update", methods=("GET", "POST"))
+@login_required
+def update(id: int) -> t.Any:
+    post = get_post(id)
+    if request.method == "POST":
+        title = request.form["title"]
+        body = request.form["body"]
+        if not title:
+            flash("Title is required.")
+        else:
+            db = get_db()
+            db.execute(
+                "UPDATE post SET title = ?, body = ? WHERE id = ?", (title, body, id)
+            )
+            db.commit()
+            return redirect(url_for("blog.index"))
+
+    return render_template("blog/update.html", post=post)
+
+
+@bp.route("/<int:id>/delete", methods=("POST",))
+@login_required
+def delete(id: int) -> t.Any:
+    get_post(id)
+    db = get_db()
+    db.execute("DELETE FROM post WHERE id = ?", (id,))
+    db.commit()
+    return redirect(url_for("blog.index"))
