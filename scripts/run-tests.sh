@@ -4,3 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/python -m pytest "$@"
+# Flask's own test suite, unchanged, on erlen through erlen.flask_patch.
+bash scripts/flask-suite.sh

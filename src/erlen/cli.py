@@ -299,13 +299,18 @@ def get_version(ctx: click.Context, param: click.Parameter, value: t.Any) -> Non
     if not value or ctx.resilient_parsing:
         return
     from . import __version__
+    from .helpers import _flask_patched
 
-    click.echo(
-        f"Python {platform.python_version()}\n"
-        f"erlen {__version__}\n"
+    lines = [
+        f"Python {platform.python_version()}",
+        f"erlen {__version__}",
         f"Werkzeug {importlib.metadata.version('werkzeug')}",
-        color=ctx.color,
-    )
+    ]
+    if _flask_patched():
+        from .flask_patch import FLASK_VERSION
+
+        lines.append(f"Flask {FLASK_VERSION} API (through erlen.flask_patch)")
+    click.echo("\n".join(lines), color=ctx.color)
     ctx.exit()
 
 
