@@ -19,6 +19,7 @@ from erlen.sessions import (
     SecureCookieSessionInterface,
     SessionInterface,
     SessionMixin,
+    session_json_serializer,
 )
 
 NO_KEY_MSG = (
@@ -577,6 +578,7 @@ def test_secure_cookie_interface_defaults(app: Erlen) -> None:
     assert si.digest_method().name == "sha1"
     assert si.digest_method(b"abc").digest() == hashlib.sha1(b"abc").digest()
     assert isinstance(si.serializer, TaggedJSONSerializer)
+    assert si.serializer is session_json_serializer
     assert si.session_class is SecureCookieSession
     assert si.null_session_class is NullSession
     assert si.pickle_based is False

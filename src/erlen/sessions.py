@@ -177,6 +177,11 @@ class SessionInterface:
         raise NotImplementedError()
 
 
+#: The tagged JSON serializer shared by :class:`SecureCookieSessionInterface`
+#: instances (register extra tags on it to extend every session).
+session_json_serializer = TaggedJSONSerializer()
+
+
 def _sha1(string: bytes = b"") -> t.Any:
     # Looked up at call time: FIPS builds may lack SHA-1, and only apps that
     # keep this default should fail.
@@ -217,7 +222,7 @@ class SecureCookieSessionInterface(SessionInterface):
     key_derivation = "hmac"
     #: Payload serializer: compact tagged JSON (tuples, bytes, Markup, UUID,
     #: datetime survive the round trip).
-    serializer = TaggedJSONSerializer()
+    serializer = session_json_serializer
     session_class = SecureCookieSession
 
     def get_signing_serializer(self, app: Erlen) -> URLSafeTimedSerializer | None:
