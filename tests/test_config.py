@@ -167,6 +167,20 @@ def test_from_pyfile_syntax_error_propagates(config: Config, tmp_path: Path) -> 
         config.from_pyfile("bad.cfg", silent=True)
 
 
+def test_from_pyfile_oserror_inside_file(config: Config, tmp_path: Path) -> None:
+    (tmp_path / "reads.cfg").write_text(
+        f"open({str(tmp_path / 'secret.txt')!r})\nKEY = 1\n"
+    )
+    with pytest.raises(FileNotFoundError) as exc_info:
+        config.from_pyfile("reads.cfg")
+    assert "Unable to load configuration file (No such file or directory)" in str(
+        exc_info.value
+    )
+    assert "secret.txt" in str(exc_info.value)
+    assert config.from_pyfile("reads.cfg", silent=True) is False
+    assert config == {}
+
+
 # from_envvar
 
 

@@ -162,15 +162,16 @@ class Config(dict):  # type: ignore[type-arg]
         path = os.path.join(self.root_path, filename)
         module = types.ModuleType("config")
         module.__file__ = path
+        # As in Flask, an OSError raised by the file's own code is reported
+        # (and silenced) like one from opening it.
         try:
             with open(path, mode="rb") as f:
-                source = f.read()
+                exec(compile(f.read(), path, "exec"), module.__dict__)
         except OSError as e:
             if silent and e.errno in _PYFILE_MISSING:
                 return False
             e.strerror = f"Unable to load configuration file ({e.strerror})"
             raise
-        exec(compile(source, path, "exec"), module.__dict__)
         self.from_object(module)
         return True
 
