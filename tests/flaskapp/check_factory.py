@@ -1,3 +1,4 @@
+from flask import url_for
 from flaskr import create_app
 
 
@@ -37,11 +38,5 @@ def test_static_routes_and_url_map(app):
         "blog.api_posts",
     } <= endpoints
     with app.test_request_context():
-        assert flask_url_for("blog.update", id=3) == "/3/update"
-        assert flask_url_for("index") == "/"
-
-
-def flask_url_for(*args, **kwargs):
-    from flask import url_for
-
-    return url_for(*args, **kwargs)
+        assert url_for("blog.update", id=3) == "/3/update"
+        assert url_for("index") == "/"

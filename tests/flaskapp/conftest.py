@@ -11,15 +11,11 @@ import flask
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from flaskr import create_app
-from flaskr.db import get_db, init_db
 from werkzeug.security import generate_password_hash
 
-# Hashed once: hashing is deliberately slow.
-PASSWORDS = {
-    "test": generate_password_hash("test"),
-    "other": generate_password_hash("other"),
-}
+# The project's main pytest run also loads this conftest (while looking for
+# tests, of which it finds none here), so it imports nothing from the app at
+# import time and does no slow work: the flaskr imports are in the fixtures.
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -29,8 +25,17 @@ def pytest_report_header(config: pytest.Config) -> str:
     )
 
 
+@pytest.fixture(scope="session")
+def passwords() -> dict[str, str]:
+    # Hashed once per run: password hashing is deliberately slow.
+    return {name: generate_password_hash(name) for name in ("test", "other")}
+
+
 @pytest.fixture
-def app() -> t.Iterator[Flask]:
+def app(passwords: dict[str, str]) -> t.Iterator[Flask]:
+    from flaskr import create_app
+    from flaskr.db import get_db, init_db
+
     db_fd, db_path = tempfile.mkstemp(suffix=".sqlite")
     app = create_app({"TESTING": True, "DATABASE": db_path})
 
@@ -38,7 +43,7 @@ def app() -> t.Iterator[Flask]:
         init_db()
         db = get_db()
         db.executemany(
-            "INSERT INTO user (username, password) VALUES (?, ?)", PASSWORDS.items()
+            "INSERT INTO user (username, password) VALUES (?, ?)", passwords.items()
         )
         db.execute(
             "INSERT INTO post (title, body, author_id, created)"
