@@ -201,6 +201,37 @@ def test_compact_false_outside_debug(app: Erlen) -> None:
     assert rv.data == b'{\n  "a": 1\n}\n'
 
 
+def test_settings_changed_between_requests(app: Erlen) -> None:
+    app.add_url_rule("/d", "d", lambda: {"b": "é", "a": date(2024, 1, 2)})
+    client = app.test_client()
+    date_text = '"Tue, 02 Jan 2024 00:00:00 GMT"'
+    assert client.get("/d").data == f'{{"a":{date_text},"b":"\\u00e9"}}\n'.encode()
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    assert client.get("/d").data == f'{{"b":"\\u00e9","a":{date_text}}}\n'.encode()
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    assert client.get("/d").data == f'{{"b":"é","a":{date_text}}}\n'.encode()
+    app.debug = True
+    assert client.get("/d").data == (
+        f'{{\n  "b": "é",\n  "a": {date_text}\n}}\n'.encode()
+    )
+    app.json.compact = True  # type: ignore[attr-defined]
+    assert client.get("/d").data == f'{{"b":"é","a":{date_text}}}\n'.encode()
+    app.json.default = lambda o: "DATE"  # type: ignore[attr-defined]
+    assert client.get("/d").data == '{"b":"é","a":"DATE"}\n'.encode()
+
+
+def test_instance_dumps_override(app: Erlen) -> None:
+    def dumps(obj: t.Any, **kwargs: t.Any) -> str:
+        return "custom"
+
+    app.json.dumps = dumps  # type: ignore[method-assign]
+    app.add_url_rule("/d", "d", lambda: {"a": 1})
+    app.add_url_rule("/j", "j", lambda: jsonify(a=1))
+    client = app.test_client()
+    assert client.get("/d").data == b"custom\n"
+    assert client.get("/j").data == b"custom\n"
+
+
 def test_mimetype(app: Erlen) -> None:
     app.json.mimetype = "application/vnd.api+json"  # type: ignore[attr-defined]
     app.add_url_rule("/j", "j", lambda: jsonify(a=1))

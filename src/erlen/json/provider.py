@@ -137,9 +137,25 @@ class DefaultJSONProvider(JSONProvider):
         The application's fast path for ``dict``/``list`` return values calls
         this directly, so it must stay the single place that formats bodies.
         """
-        if self.compact is False or (self.compact is None and self._app.debug):
-            return f"{self.dumps(obj, indent=2)}\n"
-        return f"{self.dumps(obj, separators=(',', ':'))}\n"
+        indent = self.compact is False or (self.compact is None and self._app.debug)
+        if type(self).dumps is not DefaultJSONProvider.dumps or "dumps" in vars(self):
+            if indent:
+                return f"{self.dumps(obj, indent=2)}\n"
+            return f"{self.dumps(obj, separators=(',', ':'))}\n"
+        # json.dumps builds a new encoder for every call with options; an
+        # encoder for the current settings gives the same text, faster.
+        key = (self.default, self.ensure_ascii, self.sort_keys, indent)
+        cached = self.__dict__.get("_encoder")
+        if cached is None or cached[0] != key:
+            encoder = json.JSONEncoder(
+                default=self.default,
+                ensure_ascii=self.ensure_ascii,
+                sort_keys=self.sort_keys,
+                indent=2 if indent else None,
+                separators=None if indent else (",", ":"),
+            )
+            self._encoder = cached = (key, encoder)
+        return f"{cached[1].encode(obj)}\n"
 
     def response(self, *args: t.Any, **kwargs: t.Any) -> Response:
         """Serialize the arguments as JSON into a response with
