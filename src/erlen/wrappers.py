@@ -12,6 +12,7 @@ from . import json
 from .globals import _cv_app
 
 if t.TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from werkzeug.routing import Rule
 
 
@@ -129,11 +130,50 @@ class Request(_WerkzeugRequest):
 
 
 class Response(_WerkzeugResponse):
-    """The response object used by default in erlen: HTML by default."""
+    """The response object used by default in erlen: HTML by default.
+
+    Calling it as a WSGI application sends exactly what Werkzeug's ``Response``
+    sends; a plain buffered body is written without the generic header
+    rewriting pass when none of it applies.
+    """
 
     default_mimetype: str | None = "text/html"
     json_module = json
     autocorrect_location_header = False
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> t.Iterable[bytes]:
+        body = self.response
+        status = self.status_code
+        if (
+            body.__class__ is list
+            and not self.direct_passthrough
+            and not self._on_close
+            and 200 <= status < 600
+            and status != 204
+            and status != 304
+            and _plain_wsgi(self.__class__)
+        ):
+            headers = self.headers.to_wsgi_list()
+            has_length = False
+            for key, _ in headers:
+                lower = key.lower()
+                if lower == "content-length":
+                    has_length = True
+                elif lower == "location" or lower == "content-location":
+                    # Werkzeug IRI-encodes these; let it.
+                    return super().__call__(environ, start_response)
+            for chunk in body:
+                if chunk.__class__ is not bytes:
+                    return super().__call__(environ, start_response)
+            if not has_length and self.automatically_set_content_length:
+                headers.append(("Content-Length", str(sum(map(len, body)))))
+            start_response(self.status, headers)
+            if environ["REQUEST_METHOD"] == "HEAD":
+                return []
+            return body
+        return super().__call__(environ, start_response)
 
     @property
     def max_cookie_size(self) -> int:  # type: ignore[override]
@@ -142,6 +182,27 @@ class Response(_WerkzeugResponse):
         if app_ctx is not None:
             return app_ctx.app.config["MAX_COOKIE_SIZE"]  # type: ignore[no-any-return]
         return super().max_cookie_size
+
+
+_plain_classes: dict[type, bool] = {}
+
+
+def _plain_wsgi(cls: type) -> bool:
+    """Whether ``cls`` keeps Werkzeug's own WSGI output methods, so that the
+    shortcut in :meth:`Response.__call__` sends the same bytes."""
+    plain = _plain_classes.get(cls)
+    if plain is None:
+        plain = _plain_classes[cls] = all(
+            getattr(cls, name) is getattr(_WerkzeugResponse, name)
+            for name in (
+                "get_wsgi_response",
+                "get_wsgi_headers",
+                "get_app_iter",
+                "iter_encoded",
+                "close",
+            )
+        )
+    return plain
 
 
 def _split_blueprint_path(name: str) -> list[str]:
