@@ -295,6 +295,7 @@ class Erlen(Scaffold):
         self._endpoint_plans: dict[str | None, _EndpointPlan] = {}
         self._sync_views: dict[t.Any, t.Callable[..., t.Any]] = {}
         self._good_hosts: set[str] = set()
+        self._build_adapters: dict[tuple[t.Any, ...], MapAdapter | None] = {}
 
         if self.has_static_folder:
             assert bool(static_host) == host_matching, (
@@ -677,6 +678,41 @@ class Erlen(Scaffold):
             raise RuntimeError("No URL adapter for the request.")
         return adapter.match(return_rule=True)  # type: ignore[return-value]
 
+    def _build_adapter(self, ctx: RequestContext) -> MapAdapter | None:
+        """The URL adapter ``url_for`` builds with during a request.
+
+        Building only depends on the host, script root, scheme and method, so
+        adapters are shared between requests that agree on those; binding a
+        new one per request costs more than the build itself.
+        """
+        adapter = ctx.__dict__.get("url_adapter")
+        if adapter is not None:
+            return adapter  # type: ignore[no-any-return]
+        if (
+            self.url_map.host_matching
+            or self.subdomain_matching
+            or self.config["TRUSTED_HOSTS"] is not None
+            or self.config["SERVER_NAME"] is not None
+        ):
+            return ctx.url_adapter
+        env = ctx.environ
+        key = (
+            env.get("HTTP_HOST"),
+            env.get("SERVER_NAME"),
+            env.get("SERVER_PORT"),
+            env.get("SCRIPT_NAME"),
+            env.get("wsgi.url_scheme"),
+            env.get("REQUEST_METHOD"),
+        )
+        cache = self._build_adapters
+        adapter = cache.get(key)
+        if adapter is None:
+            adapter = ctx.url_adapter
+            if len(cache) >= 64:
+                cache.clear()
+            cache[key] = adapter
+        return adapter
+
     def raise_routing_exception(self, request: Request) -> t.NoReturn:
         """Raise the stored routing error (404, 405 or redirect).
 
@@ -742,7 +778,7 @@ class Erlen(Scaffold):
         """
         req_ctx = _cv_request.get(None)
         if req_ctx is not None:
-            url_adapter = req_ctx.url_adapter
+            url_adapter = self._build_adapter(req_ctx)
             if endpoint[:1] == ".":
                 blueprints = self._request_blueprints(req_ctx)
                 endpoint = f"{blueprints[0]}{endpoint}" if blueprints else endpoint[1:]
