@@ -173,3 +173,26 @@ def test_jinja_cache_fragment(app: Flask, calls: collections.Counter[str]) -> No
     assert client.get("/fragment").text == "fragment 1"
     assert client.get("/fragment").text == "fragment 1"
     assert calls["fragment"] == 1
+
+
+def test_cached_method_view_with_unless(app: Flask, cache: Cache) -> None:
+    from flask.views import MethodView
+
+    computed: list[str] = []
+
+    class Report(MethodView):
+        decorators = [
+            cache.cached(unless=lambda: request.args.get("fresh") == "1"),
+        ]
+
+        def get(self) -> str:
+            computed.append(request.full_path)
+            return f"report {len(computed)}"
+
+    app.add_url_rule("/report", view_func=Report.as_view("report"))
+    client = app.test_client()
+    assert client.get("/report").text == "report 1"
+    assert client.get("/report").text == "report 1"
+    # `unless` bypasses the cache entirely (neither read nor written).
+    assert client.get("/report?fresh=1").text == "report 2"
+    assert client.get("/report").text == "report 1"

@@ -165,3 +165,33 @@ def test_current_limit_inside_request(app: Flask, limiter: Limiter) -> None:
     client.get("/peek")
     client.get("/peek")
     assert seen == [(5, 4), (5, 3)]
+
+
+def test_method_specific_limit_and_filters(app: Flask, limiter: Limiter) -> None:
+    @app.route("/write", methods=["GET", "POST"])
+    @limiter.limit("1 per minute", methods=["POST"])
+    def write() -> str:
+        return flask.request.method
+
+    @app.route("/vip")
+    @limiter.limit(
+        "1 per minute", exempt_when=lambda: flask.request.args.get("vip") == "1"
+    )
+    def vip() -> str:
+        return "vip"
+
+    limiter.request_filter(lambda: flask.request.headers.get("X-Internal") == "1")
+    client = app.test_client()
+    # GET falls back to the default limit (3/minute); POST has its own.
+    assert client.post("/write").status_code == 200
+    assert client.post("/write").status_code == 429
+    assert client.get("/write").text == "GET"
+    assert client.get("/write").headers["X-RateLimit-Limit"] == "3"
+    # Filtered requests are never limited and get no headers.
+    response = client.post("/write", headers={"X-Internal": "1"})
+    assert response.status_code == 200
+    assert "X-RateLimit-Limit" not in response.headers
+
+    assert client.get("/vip").status_code == 200
+    assert client.get("/vip").status_code == 429
+    assert client.get("/vip?vip=1").status_code == 200

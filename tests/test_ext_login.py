@@ -21,6 +21,7 @@ from flask_login import (
     login_required,
     login_user,
     logout_user,
+    session_protected,
     user_logged_in,
     user_logged_out,
 )
@@ -239,3 +240,39 @@ def test_login_disabled_config(app: Flask) -> None:
     response = client.get("/guarded")
     assert response.status_code == 200
     assert response.text == "anonymous=True"
+
+
+def test_login_required_on_async_view(app: Flask) -> None:
+    @app.route("/async")
+    @login_required
+    async def async_view() -> str:
+        return f"async {current_user.name}"
+
+    client = app.test_client()
+    assert client.get("/async").status_code == 302
+    client.get("/login?user=2")
+    response = client.get("/async")
+    assert response.status_code == 200
+    assert response.text == "async bob"
+
+
+def test_strong_session_protection(app: Flask) -> None:
+    app.login_manager.session_protection = "strong"  # type: ignore[attr-defined]
+    protected: list[object] = []
+
+    def on_protected(sender: object) -> None:
+        protected.append(sender)
+
+    client = app.test_client()
+    client.get("/login?user=1&remember=1", headers={"User-Agent": "browser-a"})
+    assert client.get("/private", headers={"User-Agent": "browser-a"}).status_code == (
+        200
+    )
+    with session_protected.connected_to(on_protected, app):
+        # The same cookies from another browser: the session is dropped.
+        response = client.get("/whoami", headers={"User-Agent": "browser-b"})
+    assert response.text == "anonymous:True"
+    assert protected == [app]
+    cookies = response.headers.getlist("Set-Cookie")
+    assert any(c.startswith("remember_token=;") and "Max-Age=0" in c for c in cookies)
+    assert client.get_cookie("remember_token") is None

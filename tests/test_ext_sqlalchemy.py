@@ -235,3 +235,18 @@ def test_shell_command_has_models_and_session(app: Flask) -> None:
     )
     assert result.exception is None, result.output
     assert ">>> ['Item', 'User', 'app', 'db', 'g'] 0\n" in result.output
+
+
+def test_error_in_view_discards_the_session(app: Flask, client: FlaskClient) -> None:
+    @app.post("/broken")
+    def broken() -> str:
+        db.session.add(User(name="half-done"))
+        db.session.flush()
+        raise RuntimeError("failed after flush")
+
+    app.testing = False
+    response = client.post("/broken")
+    assert response.status_code == 500
+    assert db.session.registry.registry == {}
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0

@@ -255,3 +255,21 @@ def test_form_outside_request_data(app: Flask) -> None:
         form = NameForm(meta={"csrf": False})
         assert form.validate()
         assert form.data == {"name": "zed"}
+
+
+def test_https_requires_same_origin_referrer(client: FlaskClient) -> None:
+    token = client.get("/token", base_url="https://localhost").text
+    headers = {"X-CSRFToken": token}
+    response = client.post("/plain", base_url="https://localhost", headers=headers)
+    assert response.status_code == 400
+    assert "<p>The referrer header is missing.</p>" in response.text
+
+    headers["Referer"] = "https://evil.example/form"
+    response = client.post("/plain", base_url="https://localhost", headers=headers)
+    assert response.status_code == 400
+    assert "<p>The referrer does not match the host.</p>" in response.text
+
+    headers["Referer"] = "https://localhost/form"
+    response = client.post("/plain", base_url="https://localhost", headers=headers)
+    assert response.status_code == 200
+    assert response.text == "plain ok"
