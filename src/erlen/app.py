@@ -20,7 +20,7 @@ from datetime import timedelta
 from functools import cached_property
 from inspect import iscoroutinefunction
 from itertools import chain
-from types import TracebackType
+from types import GeneratorType, TracebackType
 from urllib.parse import quote as _url_quote
 
 import click
@@ -68,7 +68,7 @@ from .signals import (
     request_tearing_down,
 )
 from .templating import Environment
-from .wrappers import Request, Response, _split_blueprint_path
+from .wrappers import Request, Response, _EncodedStream, _split_blueprint_path
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -153,6 +153,25 @@ class _RawResponse:
         if environ.get("REQUEST_METHOD") == "HEAD":
             return []
         return [self.body]
+
+
+class _RawStream:
+    """A view's generator, sent as Werkzeug's ``Response(gen)`` would be: HTML
+    content type, no length, chunks encoded, the generator closed at the end."""
+
+    __slots__ = ("gen",)
+
+    def __init__(self, gen: t.Generator[t.Any, t.Any, t.Any]) -> None:
+        self.gen = gen
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> cabc.Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", _HTML)])
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            self.gen.close()
+            return []
+        return _EncodedStream(self.gen)
 
 
 _HTML = "text/html; charset=utf-8"
@@ -934,7 +953,7 @@ class Erlen(Scaffold):
                 return raw
         return self.finalize_request(rv)
 
-    def _raw_response(self, rv: t.Any) -> _RawResponse | None:
+    def _raw_response(self, rv: t.Any) -> _RawResponse | _RawStream | None:
         """Encode a plain return value directly, or ``None`` if it isn't one."""
         cls = rv.__class__
         if isinstance(rv, HTTPException):
@@ -972,6 +991,8 @@ class Erlen(Scaffold):
                 ],
                 body,
             )
+        if cls is GeneratorType:
+            return _RawStream(rv)
         if (
             cls is tuple
             and len(rv) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing as t
+from types import GeneratorType
 
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.wrappers import Request as _WerkzeugRequest
@@ -141,11 +142,34 @@ class Response(_WerkzeugResponse):
     json_module = json
     autocorrect_location_header = False
 
+    def _has_location(self) -> bool:
+        for key, _ in self.headers.items():
+            lower = key.lower()
+            if lower == "location" or lower == "content-location":
+                return True
+        return False
+
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> t.Iterable[bytes]:
         body = self.response
         status = self.status_code
+        if (
+            body.__class__ is GeneratorType
+            and not self.direct_passthrough
+            and not self._on_close
+            and 200 <= status < 600
+            and status != 204
+            and status != 304
+            and _plain_wsgi(self.__class__)
+            and not self._has_location()
+        ):
+            # Streamed: no length; str chunks encoded as Werkzeug would.
+            start_response(self.status, self.headers.to_wsgi_list())
+            if environ["REQUEST_METHOD"] == "HEAD":
+                self.close()
+                return []
+            return _EncodedStream(body)
         if (
             body.__class__ is list
             and not self.direct_passthrough
@@ -182,6 +206,23 @@ class Response(_WerkzeugResponse):
         if app_ctx is not None:
             return app_ctx.app.config["MAX_COOKIE_SIZE"]  # type: ignore[no-any-return]
         return super().max_cookie_size
+
+
+class _EncodedStream:
+    """The body of a streamed response: ``str`` chunks encoded as UTF-8, and
+    the generator closed when the server closes the body."""
+
+    __slots__ = ("gen",)
+
+    def __init__(self, gen: t.Generator[t.Any, t.Any, t.Any]) -> None:
+        self.gen = gen
+
+    def __iter__(self) -> t.Iterator[bytes]:
+        for chunk in self.gen:
+            yield chunk.encode() if chunk.__class__ is str else chunk
+
+    def close(self) -> None:
+        self.gen.close()
 
 
 _plain_classes: dict[type, bool] = {}
