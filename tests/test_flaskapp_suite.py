@@ -10,6 +10,7 @@ collect that suite itself.
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 import subprocess
@@ -31,6 +32,8 @@ def run_suite(*plugins: str) -> subprocess.CompletedProcess[str]:
             str(FLASKAPP),
         ],
         cwd=FLASKAPP,
+        # Options meant for the outer run (e.g. -q) would change the output read here.
+        env={k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"},
         capture_output=True,
         text=True,
         timeout=300,
