@@ -139,6 +139,16 @@ def test_install_is_idempotent() -> None:
     assert len(finders) == 1
 
 
+def test_reloading_flask_keeps_the_patch() -> None:
+    import flask.sansio
+
+    assert importlib.reload(flask) is flask
+    assert importlib.reload(flask.sansio) is flask.sansio
+    assert sys.modules["flask"] is flask
+    assert flask.Flask is erlen.Erlen
+    assert flask.sansio.app is erlen.app
+
+
 def test_werkzeug_and_jinja2_are_left_alone() -> None:
     import jinja2
     import werkzeug

@@ -163,15 +163,23 @@ class _FlaskFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         path: t.Sequence[str] | None = None,
         target: types.ModuleType | None = None,
     ) -> importlib.machinery.ModuleSpec | None:
+        if fullname in _PACKAGES:  # importlib.reload() asks for these again
+            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
         if not fullname.startswith("flask.") or fullname in _NOT_ALIASED:
             return None
         _resolve(fullname)  # fail here, with a clear message, if erlen lacks it
         return importlib.machinery.ModuleSpec(fullname, self)
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
+    def create_module(
+        self, spec: importlib.machinery.ModuleSpec
+    ) -> types.ModuleType | None:
+        if spec.name in _PACKAGES:
+            return _new_package(spec.name, self)
         return None
 
     def exec_module(self, module: types.ModuleType) -> None:
+        if getattr(module, _MARKER, False):
+            return  # the ``flask`` or ``flask.sansio`` shell: nothing to run
         # Swapping the entry in sys.modules makes the import statement return
         # erlen's module itself; the placeholder carrying the flask spec is
         # dropped, so erlen's modules keep their own __spec__.
