@@ -102,7 +102,11 @@ class _FlaskModule(types.ModuleType):
         if name == "__all__":
             names = getattr(erlen, "__all__", None)
             if names is None:
-                names = [n for n in vars(erlen) if not n.startswith("_")]
+                names = [
+                    n
+                    for n in vars(erlen)
+                    if not n.startswith("_") and n not in ("annotations", "flask_patch")
+                ]
             return sorted({*names, *(_flask_name(n) for n in names)})
         if name.startswith("__"):
             raise AttributeError(name)
