@@ -196,3 +196,14 @@ def test_cached_method_view_with_unless(app: Flask, cache: Cache) -> None:
     # `unless` bypasses the cache entirely (neither read nor written).
     assert client.get("/report?fresh=1").text == "report 2"
     assert client.get("/report").text == "report 1"
+
+
+def test_hit_indication_on_the_first_request(app: Flask, cache: Cache) -> None:
+    # The entry already exists (e.g. a cache shared between processes): the
+    # very request that registers Flask-Caching's after_request hook is a hit,
+    # and that hook must run on its response.
+    with app.test_request_context("/hits"):
+        cache.set("view//hits", "from another process")
+    response = app.test_client().get("/hits")
+    assert response.text == "from another process"
+    assert response.headers["hit_cache"] == "True"

@@ -916,7 +916,8 @@ class Erlen(Scaffold):
         if not self._fast:
             return self.full_dispatch_request()
         rule = ctx._rule
-        plan = self._endpoint_plan(None if rule is None else rule.endpoint)
+        endpoint = None if rule is None else rule.endpoint
+        plan = self._endpoint_plan(endpoint)
         try:
             if request_started.receivers:
                 request_started.send(self, _async_wrapper=self.ensure_sync)
@@ -943,6 +944,8 @@ class Erlen(Scaffold):
             rv = self.handle_user_exception(e)
         if (
             not plan.after
+            # A view may add hooks for its own response (Flask-Caching does).
+            and self._endpoint_plans.get(endpoint) is plan
             and not ctx._after_request_functions
             and not request_finished.receivers
             and self.response_class is Response
