@@ -1,0 +1,44 @@
+"""A small publishing site: the flagship erlen example.
+
+Run it with ``python -m examples.blog.serve`` (or ``make demo``); see
+``docs/deploying.md`` for production servers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from erlen import Erlen
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Erlen:
+    """Build and configure the blog application.
+
+    Configuration comes from :class:`~examples.blog.config.DefaultConfig`, then
+    ``config.py`` in the instance folder (if present), then ``BLOG_*``
+    environment variables. ``test_config`` replaces the last two, so tests are
+    not affected by the developer's machine.
+    """
+    app = Erlen(__name__, instance_relative_config=True)
+    app.config.from_object("examples.blog.config.DefaultConfig")
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("BLOG")
+    else:
+        app.config.from_mapping(test_config)
+    if not app.config.get("DATABASE"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["DATABASE"] = os.path.join(app.instance_path, "blog.sqlite")
+
+    from . import api, auth, csrf, db, errors, markup, posts
+
+    db.init_app(app)
+    csrf.init_app(app)
+    markup.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(posts.bp)
+    app.register_blueprint(api.bp)
+    return app

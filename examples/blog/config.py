@@ -1,0 +1,28 @@
+"""Default configuration of the blog, overridden by the instance folder and env.
+
+Order (later wins): this object, ``<instance>/config.py`` (optional), then every
+``BLOG_*`` environment variable (``BLOG_SECRET_KEY``, ``BLOG_DATABASE``,
+``BLOG_POSTS_PER_PAGE=10``; values are parsed as JSON when they can be).
+"""
+
+from __future__ import annotations
+
+
+class DefaultConfig:
+    """Settings suitable for development; production must set ``SECRET_KEY``."""
+
+    #: Signs the session cookie. "dev" is public: override it in production.
+    SECRET_KEY = "dev"
+    #: Path of the SQLite database file; ``None`` means ``<instance>/blog.sqlite``.
+    DATABASE: str | None = None
+    #: Posts per page on the HTML index.
+    POSTS_PER_PAGE = 5
+    #: Default and maximum ``per_page`` of the JSON API.
+    API_PER_PAGE = 10
+    API_MAX_PER_PAGE = 100
+    #: Length limits enforced by the forms and the API.
+    TITLE_MAX_LENGTH = 120
+    BODY_MAX_LENGTH = 20_000
+    SESSION_COOKIE_SAMESITE = "Lax"
+    #: Reject request bodies larger than 1 MiB (413).
+    MAX_CONTENT_LENGTH = 1024 * 1024
