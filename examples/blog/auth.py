@@ -73,9 +73,7 @@ def register() -> Any:
         errors = models.validate_registration(username, password, confirm)
         if not errors:
             create_user(username, password)
-            flash(
-                f"Welcome, {username}! Your account is ready; please log in.", "success"
-            )
+            flash(f"Welcome, {username}! Please log in.", "success")
             return redirect(url_for("auth.login"))
         flash("Please correct the errors below.", "error")
     status = 422 if errors else 200

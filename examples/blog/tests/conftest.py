@@ -1,0 +1,91 @@
+"""Fixtures for the blog's tests: an app on a temporary database, users, helpers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from examples.blog import create_app, models
+from examples.blog.db import create_user
+
+if TYPE_CHECKING:
+    from erlen import Erlen
+    from erlen.testing import ErlenClient
+
+PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret"}
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Erlen]:
+    """The blog on an empty temporary database with users alice and bob.
+
+    alice wrote posts 1 ("Alice's first") and 2 ("Alice's second").
+    """
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "DATABASE": str(tmp_path / "blog.sqlite"),
+        }
+    )
+    with app.app_context():
+        alice = create_user("alice", PASSWORDS["alice"])
+        create_user("bob", PASSWORDS["bob"])
+        models.create_post(alice, "Alice's first", "Hello *world*.")
+        models.create_post(alice, "Alice's second", "More text.")
+    yield app
+
+
+@pytest.fixture
+def client(app: Erlen) -> ErlenClient:
+    """A test client for ``app``."""
+    return app.test_client()
+
+
+def csrf_token(client: ErlenClient, page: str = "/auth/login") -> str:
+    """Fetch ``page`` and return the CSRF token from its form, as a browser would."""
+    html = client.get(page).get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    assert match is not None, f"no csrf_token field on {page}"
+    return match.group(1)
+
+
+class Auth:
+    """Logs the test client in and out through the real forms."""
+
+    def __init__(self, client: ErlenClient) -> None:
+        self.client = client
+
+    def login(self, username: str = "alice", password: str | None = None) -> None:
+        """Log in (the password defaults to the user's real one); asserts success."""
+        response = self.client.post(
+            "/auth/login",
+            data={
+                "username": username,
+                "password": password or PASSWORDS[username],
+                "csrf_token": csrf_token(self.client),
+            },
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+
+    def logout(self) -> None:
+        """Log out through the POST form."""
+        token = csrf_token(self.client, "/")
+        response = self.client.post("/auth/logout", data={"csrf_token": token})
+        assert response.status_code == 302
+
+
+@pytest.fixture
+def auth(client: ErlenClient) -> Auth:
+    """Log-in helper bound to ``client``."""
+    return Auth(client)
+
+
+def form(client: ErlenClient, page: str, **fields: str) -> dict[str, str]:
+    """``fields`` plus the CSRF token taken from ``page``."""
+    return {**fields, "csrf_token": csrf_token(client, page)}
