@@ -44,6 +44,8 @@ def check_csrf() -> None:
         return
     if request.blueprint in EXEMPT_BLUEPRINTS:
         return
+    if request.routing_exception is not None:
+        return  # no view will run: let the 404/405 through instead of a 400
     expected = session.get(SESSION_KEY)
     sent = request.form.get(FIELD_NAME) or request.headers.get(HEADER_NAME)
     if (
