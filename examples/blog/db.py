@@ -15,6 +15,7 @@ import click
 from werkzeug.security import generate_password_hash
 
 from erlen import Erlen, current_app, g
+from erlen.cli import with_appcontext
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"
@@ -136,6 +137,7 @@ def _has_schema() -> bool:
 
 @click.command("init-db")
 @click.option("--drop", is_flag=True, help="Delete all existing data first.")
+@with_appcontext
 def init_db_command(drop: bool) -> None:
     """Create the database tables (keeps existing data unless --drop)."""
     init_db(drop=drop)
@@ -143,6 +145,7 @@ def init_db_command(drop: bool) -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command() -> None:
     """Add the demo user (demo / demo) and a few posts."""
     init_db()

@@ -1,0 +1,143 @@
+"""Configuration layers, the database bootstrap, CLI commands and the hello app."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from examples.blog import create_app
+from examples.blog.config import DefaultConfig
+from examples.blog.db import DEMO_POSTS
+
+if TYPE_CHECKING:
+    from erlen import Erlen
+
+ROOT = Path(__file__).resolve().parents[3]
+BIN = Path(sys.executable).parent
+
+
+def table_counts(path: Path) -> dict[str, int]:
+    with sqlite3.connect(path) as conn:
+        return {
+            table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            for table in ("user", "post")
+        }
+
+
+def test_defaults_and_test_config(app: Erlen) -> None:
+    assert app.config["POSTS_PER_PAGE"] == DefaultConfig.POSTS_PER_PAGE == 5
+    assert app.config["SECRET_KEY"] == "test-secret"
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert app.testing is True
+    assert set(app.blueprints) == {"auth", "blog", "api"}
+
+
+def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    database = tmp_path / "from-env.sqlite"
+    monkeypatch.setenv("BLOG_DATABASE", str(database))
+    monkeypatch.setenv("BLOG_SECRET_KEY", "from-env")
+    monkeypatch.setenv("BLOG_POSTS_PER_PAGE", "2")  # JSON-decoded to an int
+    app = create_app()
+    assert app.config["DATABASE"] == str(database)
+    assert app.config["SECRET_KEY"] == "from-env"
+    assert app.config["POSTS_PER_PAGE"] == 2
+    assert app.testing is False
+    # The database is created on startup, with empty tables.
+    assert table_counts(database) == {"user": 0, "post": 0}
+
+
+def test_test_config_ignores_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BLOG_POSTS_PER_PAGE", "2")
+    app = create_app({"DATABASE": str(tmp_path / "x.sqlite")})
+    assert app.config["POSTS_PER_PAGE"] == 5
+
+
+def test_default_database_is_in_the_instance_folder(app: Erlen) -> None:
+    # The fixture sets DATABASE; the default is computed from the instance path.
+    assert DefaultConfig.DATABASE is None
+    assert app.instance_path.endswith("instance")
+
+
+def test_init_db_and_seed_demo_commands(app: Erlen) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "Created user 'demo' (password 'demo') with 7 posts.\n"
+    assert table_counts(Path(app.config["DATABASE"])) == {
+        "user": 3,
+        "post": 2 + len(DEMO_POSTS),
+    }
+
+    again = runner.invoke(args=["seed-demo"])
+    assert again.exit_code == 0
+    assert again.output == "User 'demo' already exists; nothing to do.\n"
+
+    keep = runner.invoke(args=["init-db"])
+    assert keep.exit_code == 0
+    assert keep.output == f"Initialised the database at {app.config['DATABASE']}.\n"
+    assert table_counts(Path(app.config["DATABASE"]))["user"] == 3
+
+    dropped = runner.invoke(args=["init-db", "--drop"])
+    assert dropped.exit_code == 0
+    assert table_counts(Path(app.config["DATABASE"])) == {"user": 0, "post": 0}
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "erlen"), *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_erlen_command_line(tmp_path: Path) -> None:
+    """erlen-only (the `erlen` executable, ERLEN_APP): it runs the app's commands."""
+    database = tmp_path / "cli.sqlite"
+    env = {"BLOG_DATABASE": str(database), "ERLEN_APP": "examples.blog:create_app()"}
+    seeded = run_cli("seed-demo", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "Created user 'demo' (password 'demo')" in seeded.stdout
+    assert table_counts(database) == {"user": 1, "post": len(DEMO_POSTS)}
+
+    routes = run_cli("routes", env=env)
+    assert routes.returncode == 0, routes.stderr
+    for endpoint in ("auth.login", "blog.index", "blog.edit", "api.update_post"):
+        assert endpoint in routes.stdout
+
+    helptext = run_cli("--help", env=env)
+    assert "init-db" in helptext.stdout and "seed-demo" in helptext.stdout
+
+
+def test_hello_app(tmp_path: Path) -> None:
+    """examples/hello/app.py loads by file path, as ``erlen --app ... run`` does."""
+    routes = run_cli("--app", "examples/hello/app.py", "routes", env={})
+    assert routes.returncode == 0, routes.stderr
+    assert "/hello/<name>" in routes.stdout
+
+    code = (
+        "import sys; sys.path.insert(0, 'examples/hello'); from app import app\n"
+        "c = app.test_client()\n"
+        "r = c.get('/hello/erlen', headers={'User-Agent': 'probe'})\n"
+        "print(r.status_code, r.get_json())\n"
+        "print(c.get('/').get_json()['hello'])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "200 {'agent': 'probe', 'hello': 'erlen'}\nworld\n"
