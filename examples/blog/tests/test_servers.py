@@ -1,0 +1,124 @@
+"""The blog under production WSGI servers, over real HTTP on a loopback port."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from examples.blog import create_app
+from examples.blog.db import DEMO_PASSWORD, DEMO_POSTS, DEMO_USERNAME, seed_demo
+
+from ._support import Http, free_port, running
+
+BIN = Path(sys.executable).parent
+
+
+def server_command(server: str, port: int) -> list[str]:
+    if server == "gunicorn":
+        return [
+            str(BIN / "gunicorn"),
+            "--workers=2",
+            f"--bind=127.0.0.1:{port}",
+            "--graceful-timeout=5",
+            "examples.blog.wsgi:app",
+        ]
+    return [
+        str(BIN / "granian"),
+        "--interface=wsgi",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        "--workers=1",
+        "examples.blog.wsgi:app",
+    ]
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "granian"])
+def test_blog_over_http(server: str, tmp_path: Path) -> None:
+    database = tmp_path / "served.sqlite"
+    app = create_app({"DATABASE": str(database)})
+    with app.app_context():
+        seed_demo()
+    port = free_port()
+    env = {"BLOG_DATABASE": str(database), "BLOG_SECRET_KEY": "served-secret"}
+    log = tmp_path / f"{server}.log"
+    with running(server_command(server, port), port, log, env):
+        client = Http(f"http://127.0.0.1:{port}")
+
+        status, html = client.text("/")
+        assert status == 200
+        assert '<h1 class="page-title">Latest posts</h1>' in html
+        assert "Welcome to the erlen blog" in html
+        assert "Page 1 of 2" in html
+
+        status, headers, css = client.request("GET", "/static/style.css")
+        assert status == 200
+        assert headers["content-type"].startswith("text/css")
+        assert b".flash-success" in css
+
+        status, html = client.text("/posts/1")
+        assert status == 200
+        assert "<strong>flagship example</strong>" in html
+
+        status, html = client.text("/no-such-page")
+        assert status == 404
+        assert "<h1>Page not found</h1>" in html
+
+        status, headers, body = client.request("GET", "/api/posts?per_page=3")
+        assert status == 200
+        assert headers["content-type"] == "application/json"
+        listing = json.loads(body)
+        assert listing["total"] == len(DEMO_POSTS)
+        assert len(listing["posts"]) == 3
+        assert listing["next"] == f"http://127.0.0.1:{port}/api/posts?page=2&per_page=3"
+
+        status, _, body = client.request(
+            "POST", "/api/posts", json_body={"title": "t", "body": "b"}
+        )
+        assert status == 401
+        assert json.loads(body)["error"]["status"] == 401
+
+        status, _, body = client.request(
+            "POST", "/auth/login", form={"username": "demo", "password": "demo"}
+        )
+        assert status == 400  # no CSRF token
+
+        page = client.login(DEMO_USERNAME, DEMO_PASSWORD)
+        assert "Logged in as demo." in page
+
+        status, headers, body = client.request(
+            "POST", "/api/posts", json_body={"title": "Over HTTP", "body": "*yes*"}
+        )
+        assert status == 201, body
+        created = json.loads(body)
+        assert created["html"] == "<p><em>yes</em></p>"
+        location = headers["location"]
+        assert location == f"/api/posts/{created['id']}"
+
+        # Several requests, so that both gunicorn workers serve some of them:
+        # the signed session cookie and the database are shared.
+        for _ in range(6):
+            status, _, body = client.request(
+                "PATCH", location, json_body={"title": "Patched"}
+            )
+            assert status == 200, body
+            assert json.loads(body)["title"] == "Patched"
+
+        status, _, body = client.request(
+            "PUT", location, raw=b"{not json", content_type="application/json"
+        )
+        assert status == 400
+        assert (
+            json.loads(body)["error"]["message"]
+            == "The request body is not valid JSON."
+        )
+
+        status, _, body = client.request("DELETE", location)
+        assert status == 204 and body == b""
+        assert client.request("GET", location)[0] == 404
+
+    output = log.read_text()
+    if server == "gunicorn":
+        assert output.count("Booting worker with pid") == 2, output
