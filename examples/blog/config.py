@@ -24,5 +24,10 @@ class DefaultConfig:
     TITLE_MAX_LENGTH = 120
     BODY_MAX_LENGTH = 20_000
     SESSION_COOKIE_SAMESITE = "Lax"
+    #: Number of reverse proxies in front of the app (nginx: 1). When > 0,
+    #: Werkzeug's ProxyFix trusts that many X-Forwarded-For/-Proto/-Host/-Prefix
+    #: values, so client addresses and external URLs are right. Leave 0 when
+    #: clients connect directly: they could forge those headers.
+    PROXY_HOPS = 0
     #: Reject request bodies larger than 1 MiB (413).
     MAX_CONTENT_LENGTH = 1024 * 1024

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from examples.blog import create_app
+from examples.blog import create_app, models
 from examples.blog.config import DefaultConfig
-from examples.blog.db import DEMO_POSTS
+from examples.blog.db import DEMO_POSTS, create_user
 
 if TYPE_CHECKING:
     from erlen import Erlen
@@ -58,6 +58,19 @@ def test_test_config_ignores_environment(
     monkeypatch.setenv("BLOG_POSTS_PER_PAGE", "2")
     app = create_app({"DATABASE": str(tmp_path / "x.sqlite")})
     assert app.config["POSTS_PER_PAGE"] == 5
+
+
+@pytest.mark.parametrize(
+    ("hops", "expected"), [(0, "http://localhost"), (1, "https://blog.example")]
+)
+def test_proxy_hops(tmp_path: Path, hops: int, expected: str) -> None:
+    """Behind nginx (PROXY_HOPS=1) external URLs use the forwarded scheme and host."""
+    app = create_app({"DATABASE": str(tmp_path / "p.sqlite"), "PROXY_HOPS": hops})
+    with app.app_context():
+        models.create_post(create_user("u", "password1"), "t", "b")
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "blog.example"}
+    data = app.test_client().get("/api/posts/1", headers=forwarded).get_json()
+    assert data["url"] == f"{expected}/posts/1"
 
 
 def test_default_database_is_in_the_instance_folder(app: Erlen) -> None:
