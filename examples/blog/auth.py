@@ -50,7 +50,7 @@ def login_required(view: F) -> F:
     return cast(F, wrapped)
 
 
-def is_safe_next(target: str | None) -> bool:
+def is_safe_next(target: str) -> bool:
     """Only local absolute paths are followed after login (no open redirect)."""
     return bool(
         target
@@ -101,7 +101,7 @@ def login() -> Any:
             session.clear()
             session["user_id"] = user["id"]
             flash(f"Logged in as {user['username']}.", "success")
-            target = request.args.get("next")
+            target = request.args.get("next", "")
             return redirect(target if is_safe_next(target) else url_for("blog.index"))
         flash("Please correct the errors below.", "error")
     status = 422 if errors else 200
