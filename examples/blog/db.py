@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 from importlib import resources
-from typing import Any
 
 import click
 from werkzeug.security import generate_password_hash
@@ -167,8 +166,3 @@ def init_app(app: Erlen) -> None:
     with app.app_context():
         if not _has_schema():
             init_db()
-
-
-def query(sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-    """Run a read query on the current connection and return every row."""
-    return get_db().execute(sql, args).fetchall()

@@ -37,10 +37,12 @@ class Page:
 
     @property
     def has_prev(self) -> bool:
+        """Whether a newer page exists."""
         return self.page > 1
 
     @property
     def has_next(self) -> bool:
+        """Whether an older page exists."""
         return self.page < self.pages
 
 
