@@ -917,7 +917,7 @@ class Erlen(Scaffold):
             return self.full_dispatch_request()
         rule = ctx._rule
         endpoint = None if rule is None else rule.endpoint
-        plan = self._endpoint_plan(endpoint)
+        plan = self._endpoint_plans.get(endpoint) or self._endpoint_plan(endpoint)
         try:
             if request_started.receivers:
                 request_started.send(self, _async_wrapper=self.ensure_sync)
@@ -946,7 +946,7 @@ class Erlen(Scaffold):
             not plan.after
             # A view may add hooks for its own response (Flask-Caching does).
             and self._endpoint_plans.get(endpoint) is plan
-            and not ctx._after_request_functions
+            and not ctx.__dict__.get("_after_request_functions")
             and not request_finished.receivers
             and self.response_class is Response
             and not self._session_needs_saving(ctx)
@@ -959,6 +959,13 @@ class Erlen(Scaffold):
     def _raw_response(self, rv: t.Any) -> _RawResponse | _RawStream | None:
         """Encode a plain return value directly, or ``None`` if it isn't one."""
         cls = rv.__class__
+        if cls is str:
+            body = rv.encode()
+            return _RawResponse(
+                "200 OK",
+                [("Content-Type", _HTML), ("Content-Length", str(len(body)))],
+                body,
+            )
         if isinstance(rv, HTTPException):
             # An unhandled HTTP error renders its own page; only the stock
             # get_response is reproduced here (RequestRedirect has its own).
@@ -974,13 +981,6 @@ class Erlen(Scaffold):
             headers.append(("Content-Length", str(len(body))))
             status = f"{rv.code} {HTTP_STATUS_CODES.get(rv.code, 'UNKNOWN').upper()}"
             return _RawResponse(status, headers, body)
-        if cls is str:
-            body = rv.encode()
-            return _RawResponse(
-                "200 OK",
-                [("Content-Type", _HTML), ("Content-Length", str(len(body)))],
-                body,
-            )
         if cls is dict or cls is list:
             provider = self.json
             if type(provider) is not DefaultJSONProvider:
@@ -1204,7 +1204,8 @@ class Erlen(Scaffold):
             exc = sys.exc_info()[1]
         ctx = _cv_request.get(None)
         rule = None if ctx is None else ctx._rule
-        plan = self._endpoint_plan(None if rule is None else rule.endpoint)
+        endpoint = None if rule is None else rule.endpoint
+        plan = self._endpoint_plans.get(endpoint) or self._endpoint_plan(endpoint)
         for func in plan.teardown:
             func(exc)
         if request_tearing_down.receivers:
@@ -1218,8 +1219,10 @@ class Erlen(Scaffold):
         ``appcontext_tearing_down``. Called when the app context pops."""
         if exc is _sentinel:
             exc = sys.exc_info()[1]
-        for func in reversed(self.teardown_appcontext_funcs):
-            self.ensure_sync(func)(exc)
+        funcs = self.teardown_appcontext_funcs
+        if funcs:
+            for func in reversed(funcs):
+                self.ensure_sync(func)(exc)
         if appcontext_tearing_down.receivers:
             appcontext_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
 

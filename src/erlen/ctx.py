@@ -222,20 +222,23 @@ class RequestContext:
             self.request = request
         if session is not None:
             self._session = session
-        self.flashes: list[tuple[str, str]] | None = None
-        self._after_request_functions: list[ft.AfterRequestCallable[t.Any]] = []
         self._cv_tokens: list[
             tuple[contextvars.Token[RequestContext], AppContext | None]
         ] = []
-        # Routing results, kept here until the Request object exists.
-        self._rule: Rule | None = None
-        self._view_args: dict[str, t.Any] | None = None
-        self._routing_exc: HTTPException | None = None
+
+    #: Messages flashed for this request, once read from the session.
+    flashes: list[tuple[str, str]] | None = None
+    # Routing results (class defaults until matched), kept here until the
+    # Request object exists.
+    _rule: Rule | None = None
+    _view_args: dict[str, t.Any] | None = None
+    _routing_exc: HTTPException | None = None
 
     if t.TYPE_CHECKING:
         request: Request
         _session: SessionMixin
         url_adapter: MapAdapter | None
+        _after_request_functions: list[ft.AfterRequestCallable[t.Any]]
 
     @property
     def session(self) -> SessionMixin:
@@ -267,6 +270,10 @@ class RequestContext:
             adapter = self.app.create_url_adapter(self.request)
             self.__dict__["url_adapter"] = adapter
             return adapter
+        if name == "_after_request_functions":
+            funcs: list[ft.AfterRequestCallable[t.Any]] = []
+            self.__dict__["_after_request_functions"] = funcs
+            return funcs
         raise AttributeError(name)
 
     def copy(self) -> RequestContext:
@@ -285,11 +292,12 @@ class RequestContext:
         raises it later so that hooks and error handlers see it.
         """
         try:
-            result = self.app._match(self)
+            self._rule, self._view_args = self.app._match(self)
         except HTTPException as e:
             self._set_match(None, None, e)
         else:
-            self._set_match(result[0], result[1], None)
+            if "request" in self.__dict__:
+                self._set_match(self._rule, self._view_args, None)
 
     def _set_match(
         self,

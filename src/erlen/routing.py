@@ -20,7 +20,7 @@ import re
 import typing as t
 
 from werkzeug.routing import Map, Rule, ValidationError
-from werkzeug.routing.converters import PathConverter
+from werkzeug.routing.converters import BaseConverter, PathConverter
 
 #: Returned when no rule can match the path at all: a certain 404.
 NOT_FOUND = ("not found",)
@@ -32,11 +32,21 @@ MatchResult = t.Union[tuple[Rule, dict[str, t.Any]], tuple[str], None]  # noqa: 
 class _Dynamic:
     """A rule with converters, compiled to one regular expression."""
 
-    __slots__ = ("converters", "loose", "rule", "strict")
+    __slots__ = ("converters", "loose", "rule", "strict", "trailing_slash")
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
-        self.converters = list(rule._converters.items())
+        # (name, group, to_python or None when it is the identity)
+        self.converters = [
+            (
+                name,
+                f"a{index}",
+                None
+                if type(converter).to_python is BaseConverter.to_python
+                else converter.to_python,
+            )
+            for index, (name, converter) in enumerate(rule._converters.items())
+        ]
         pattern = []
         names = list(rule._converters)
         for is_dynamic, data in _path_trace(rule):
@@ -47,6 +57,7 @@ class _Dynamic:
                 pattern.append(re.escape(data))
         body = "".join(pattern)
         self.strict = re.compile(body)
+        self.trailing_slash = body.endswith("/")
         # The loose form accepts the path with or without a trailing slash, so
         # that slash redirects and non-strict rules count as candidates.
         loose_body = body[:-1] if body.endswith("/") else body
@@ -57,8 +68,9 @@ class _Dynamic:
         # Named groups: a converter's own regex may contain groups too.
         groups = match.groupdict()
         try:
-            for index, (name, converter) in enumerate(self.converters):
-                result[name] = converter.to_python(groups[f"a{index}"])
+            for name, group, to_python in self.converters:
+                value = groups[group]
+                result[name] = value if to_python is None else to_python(value)
         except ValidationError:
             return None
         defaults = self.rule.defaults
@@ -159,12 +171,15 @@ class CompiledMatcher:
         end = path.find("/", 1)
         segment = path[1:] if end == -1 else path[1:end]
         candidate = None
+        m = None
         for group in (self.by_segment.get(segment, ()), self.wildcard):
             for compiled in group:
-                if compiled.loose.fullmatch(path) is not None:
+                loose = compiled.loose.fullmatch(path)
+                if loose is not None:
                     if candidate is not None:
                         return None
                     candidate = compiled
+                    m = loose
         if candidate is None:
             # No rule matches the path with or without a trailing slash, so
             # Werkzeug would find nothing either (not even a redirect or 405).
@@ -174,10 +189,13 @@ class CompiledMatcher:
             rule.methods is not None and method not in rule.methods
         ):
             return None
-        m = candidate.strict.fullmatch(path)
-        if m is None:
-            return None
-        values = candidate.values(m)
+        if candidate.trailing_slash or path[-1] == "/":
+            # Only then can the optional slash of the loose form have changed
+            # the match; otherwise the loose match is the strict one.
+            m = candidate.strict.fullmatch(path)
+            if m is None:
+                return None
+        values = candidate.values(m)  # type: ignore[arg-type]
         if values is None:
             return None
         return rule, values
