@@ -60,6 +60,16 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=STOP_TIMEOUT)
 
 
+def _server_environ() -> dict[str, str]:
+    """This process's environment, less what a CLI test may have left in it
+    (``*_RUN_FROM_CLI`` would make ``app.run()`` in the server a no-op)."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("ERLEN_RUN_FROM_CLI", "FLASK_RUN_FROM_CLI")
+    }
+
+
 @contextmanager
 def running(
     command: Sequence[str], port: int, log: Path, env: dict[str, str]
@@ -69,7 +79,7 @@ def running(
         process = subprocess.Popen(
             list(command),
             cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            env={**_server_environ(), "PYTHONUNBUFFERED": "1", **env},
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
