@@ -58,7 +58,13 @@ from .helpers import get_debug_flag, get_flashed_messages, get_load_dotenv
 from .json.provider import DefaultJSONProvider, JSONProvider
 from .logging import create_logger
 from .routing import NOT_FOUND, CompiledMatcher
-from .scaffold import Scaffold, _endpoint_from_view_func, find_package, setupmethod
+from .scaffold import (
+    Scaffold,
+    _endpoint_from_view_func,
+    _name_or_decorator,
+    find_package,
+    setupmethod,
+)
 from .sessions import SecureCookieSessionInterface, SessionInterface
 from .signals import (
     appcontext_tearing_down,
@@ -533,25 +539,12 @@ class Erlen(Scaffold):
                 )
             self.view_functions[endpoint] = view_func
 
-    def _template_decorator(
-        self, name: t.Any, add: t.Callable[[t.Any, str | None], None]
-    ) -> t.Any:
-        if callable(name):
-            add(name, None)
-            return name
-
-        def decorator(f: t.Any) -> t.Any:
-            add(f, name)
-            return f
-
-        return decorator
-
     @setupmethod
     def template_filter(
         self, name: str | None = None
     ) -> t.Callable[[T_template_filter], T_template_filter]:
         """Register a Jinja filter, named after the function unless ``name``."""
-        return self._template_decorator(name, self.add_template_filter)  # type: ignore[no-any-return]
+        return _name_or_decorator(name, self.add_template_filter)  # type: ignore[no-any-return]
 
     @setupmethod
     def add_template_filter(
@@ -565,7 +558,7 @@ class Erlen(Scaffold):
         self, name: str | None = None
     ) -> t.Callable[[T_template_test], T_template_test]:
         """Register a Jinja test, named after the function unless ``name``."""
-        return self._template_decorator(name, self.add_template_test)  # type: ignore[no-any-return]
+        return _name_or_decorator(name, self.add_template_test)  # type: ignore[no-any-return]
 
     @setupmethod
     def add_template_test(
@@ -579,7 +572,7 @@ class Erlen(Scaffold):
         self, name: str | None = None
     ) -> t.Callable[[T_template_global], T_template_global]:
         """Register a Jinja global, named after the function unless ``name``."""
-        return self._template_decorator(name, self.add_template_global)  # type: ignore[no-any-return]
+        return _name_or_decorator(name, self.add_template_global)  # type: ignore[no-any-return]
 
     @setupmethod
     def add_template_global(

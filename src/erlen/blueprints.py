@@ -8,7 +8,12 @@ from collections import defaultdict
 from functools import update_wrapper
 
 from . import typing as ft
-from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
+from .scaffold import (
+    Scaffold,
+    _endpoint_from_view_func,
+    _name_or_decorator,
+    setupmethod,
+)
 
 if t.TYPE_CHECKING:
     from .app import Erlen
@@ -308,25 +313,12 @@ class Blueprint(Scaffold):
 
     # -- app-wide registration ---------------------------------------------
 
-    def _app_decorator(
-        self, name: t.Any, add: t.Callable[[t.Any, str | None], None]
-    ) -> t.Any:
-        if callable(name):
-            add(name, None)
-            return name
-
-        def decorator(f: t.Any) -> t.Any:
-            add(f, name)
-            return f
-
-        return decorator
-
     @setupmethod
     def app_template_filter(
         self, name: str | None = None
     ) -> t.Callable[[T_template_filter], T_template_filter]:
         """Register a Jinja filter for the whole app."""
-        return self._app_decorator(name, self.add_app_template_filter)  # type: ignore[no-any-return]
+        return _name_or_decorator(name, self.add_app_template_filter)  # type: ignore[no-any-return]
 
     @setupmethod
     def add_app_template_filter(
@@ -340,7 +332,7 @@ class Blueprint(Scaffold):
         self, name: str | None = None
     ) -> t.Callable[[T_template_test], T_template_test]:
         """Register a Jinja test for the whole app."""
-        return self._app_decorator(name, self.add_app_template_test)  # type: ignore[no-any-return]
+        return _name_or_decorator(name, self.add_app_template_test)  # type: ignore[no-any-return]
 
     @setupmethod
     def add_app_template_test(
@@ -354,7 +346,7 @@ class Blueprint(Scaffold):
         self, name: str | None = None
     ) -> t.Callable[[T_template_global], T_template_global]:
         """Register a Jinja global for the whole app."""
-        return self._app_decorator(name, self.add_app_template_global)  # type: ignore[no-any-return]
+        return _name_or_decorator(name, self.add_app_template_global)  # type: ignore[no-any-return]
 
     @setupmethod
     def add_app_template_global(

@@ -512,6 +512,22 @@ class Scaffold:
         return exc_class, None
 
 
+def _name_or_decorator(
+    name: t.Any, add: t.Callable[[t.Any, str | None], None]
+) -> t.Any:
+    """Serve both ``@register`` and ``@register("name")``: ``add(f, name)``
+    now when given the function, else from the returned decorator."""
+    if callable(name):
+        add(name, None)
+        return name
+
+    def decorator(f: t.Any) -> t.Any:
+        add(f, name)
+        return f
+
+    return decorator
+
+
 def _endpoint_from_view_func(view_func: ft.RouteCallable) -> str:
     """The default endpoint name for a view: the function's name."""
     assert view_func is not None, "expected view func if endpoint is not provided."

@@ -17,6 +17,32 @@ if t.TYPE_CHECKING:
     from werkzeug.routing import Rule
 
 
+class _ConfigLimit:
+    """A request limit: the value set on the request, else the current app's
+    config value, else Werkzeug's default outside an app context."""
+
+    def __init__(self, config_key: str) -> None:
+        self.config_key = config_key
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attr = f"_{name}"
+        self.default = getattr(_WerkzeugRequest, name)
+
+    def __get__(self, obj: object, owner: type | None = None) -> t.Any:
+        if obj is None:
+            return self
+        value = obj.__dict__.get(self.attr)
+        if value is not None:
+            return value
+        app_ctx = _cv_app.get(None)
+        if app_ctx is None:
+            return self.default
+        return app_ctx.app.config[self.config_key]
+
+    def __set__(self, obj: object, value: int | None) -> None:
+        obj.__dict__[self.attr] = value
+
+
 class Request(_WerkzeugRequest):
     """The request object used by default in erlen.
 
@@ -34,51 +60,12 @@ class Request(_WerkzeugRequest):
     #: The routing exception if matching failed (404, 405, redirect).
     routing_exception: HTTPException | None = None
 
-    _max_content_length: int | None = None
-    _max_form_memory_size: int | None = None
-    _max_form_parts: int | None = None
-
-    @property
-    def max_content_length(self) -> int | None:
-        """Read-only from ``MAX_CONTENT_LENGTH`` unless set on this request."""
-        if self._max_content_length is not None:
-            return self._max_content_length
-        app_ctx = _cv_app.get(None)
-        if app_ctx is None:
-            return super().max_content_length
-        return app_ctx.app.config["MAX_CONTENT_LENGTH"]  # type: ignore[no-any-return]
-
-    @max_content_length.setter
-    def max_content_length(self, value: int | None) -> None:
-        self._max_content_length = value
-
-    @property
-    def max_form_memory_size(self) -> int | None:
-        """From ``MAX_FORM_MEMORY_SIZE`` unless set on this request."""
-        if self._max_form_memory_size is not None:
-            return self._max_form_memory_size
-        app_ctx = _cv_app.get(None)
-        if app_ctx is None:
-            return super().max_form_memory_size
-        return app_ctx.app.config["MAX_FORM_MEMORY_SIZE"]  # type: ignore[no-any-return]
-
-    @max_form_memory_size.setter
-    def max_form_memory_size(self, value: int | None) -> None:
-        self._max_form_memory_size = value
-
-    @property  # type: ignore[override]
-    def max_form_parts(self) -> int | None:
-        """From ``MAX_FORM_PARTS`` unless set on this request."""
-        if self._max_form_parts is not None:
-            return self._max_form_parts
-        app_ctx = _cv_app.get(None)
-        if app_ctx is None:
-            return super().max_form_parts
-        return app_ctx.app.config["MAX_FORM_PARTS"]  # type: ignore[no-any-return]
-
-    @max_form_parts.setter
-    def max_form_parts(self, value: int | None) -> None:
-        self._max_form_parts = value
+    #: ``MAX_CONTENT_LENGTH`` of the current app unless set on this request.
+    max_content_length = _ConfigLimit("MAX_CONTENT_LENGTH")
+    #: ``MAX_FORM_MEMORY_SIZE`` of the current app unless set on this request.
+    max_form_memory_size = _ConfigLimit("MAX_FORM_MEMORY_SIZE")
+    #: ``MAX_FORM_PARTS`` of the current app unless set on this request.
+    max_form_parts = _ConfigLimit("MAX_FORM_PARTS")
 
     @property
     def endpoint(self) -> str | None:
