@@ -106,6 +106,25 @@ def _check_host(host: str) -> None:
         raise BadHost() from e
 
 
+_error_pages: dict[type[HTTPException], bytes] = {}
+
+
+def _error_page(e: HTTPException, environ: WSGIEnvironment) -> bytes:
+    """The HTML body of an HTTP error, rendered once per class while it has
+    the class's own description and Werkzeug's rendering."""
+    cls = type(e)
+    if (
+        e.description is not cls.description
+        or cls.get_body is not HTTPException.get_body
+        or cls.get_description is not HTTPException.get_description
+    ):
+        return e.get_body(environ).encode()
+    body = _error_pages.get(cls)
+    if body is None:
+        body = _error_pages[cls] = e.get_body(environ).encode()
+    return body
+
+
 class _EndpointPlan:
     """Everything a request to one endpoint runs besides its view, in order.
 
@@ -969,7 +988,7 @@ class Erlen(Scaffold):
             ):
                 return None
             environ = request_ctx.environ
-            body = rv.get_body(environ).encode()
+            body = _error_page(rv, environ)
             headers = rv.get_headers(environ)
             headers.append(("Content-Length", str(len(body))))
             status = f"{rv.code} {HTTP_STATUS_CODES.get(rv.code, 'UNKNOWN').upper()}"
