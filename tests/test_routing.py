@@ -103,7 +103,8 @@ def test_provide_automatic_options_false(app: Erlen) -> None:
     )
     rv = app.test_client().options("/no")
     assert rv.status_code == 405
-    assert rv.headers["Allow"] == "GET, HEAD"
+    # Werkzeug builds Allow from a set: the order is not part of the contract.
+    assert sorted(rv.headers["Allow"].split(", ")) == ["GET", "HEAD"]
 
 
 def test_provide_automatic_options_view_attribute(app: Erlen) -> None:
@@ -594,7 +595,7 @@ def test_overwriting_endpoint_in_blueprint(app: Erlen) -> None:
     def view2() -> str:
         return "b"
 
-    with pytest.raises(AssertionError, match="existing endpoint function: bp.view"):
+    with pytest.raises(AssertionError, match=r"existing endpoint function: bp\.view"):
         app.register_blueprint(bp)
 
 
@@ -648,9 +649,11 @@ def test_url_for_scheme_requires_external(app: Erlen) -> None:
             url_for("index", _scheme="https", _external=False)
         assert str(exc.value) == "When specifying '_scheme', '_external' must be True."
     app.config["SERVER_NAME"] = "s.test"
-    with app.app_context():
-        with pytest.raises(ValueError, match="'_external' must be True"):
-            url_for("index", _scheme="https", _external=False)
+    with (
+        app.app_context(),
+        pytest.raises(ValueError, match="'_external' must be True"),
+    ):
+        url_for("index", _scheme="https", _external=False)
 
 
 def test_url_for_external_uses_request_host(app: Erlen) -> None:
@@ -881,9 +884,8 @@ def test_url_for_in_app_context_with_server_name(app: Erlen) -> None:
 
 def test_url_for_in_app_context_without_server_name(app: Erlen) -> None:
     _routes(app)
-    with app.app_context():
-        with pytest.raises(RuntimeError) as exc:
-            url_for("index")
+    with app.app_context(), pytest.raises(RuntimeError) as exc:
+        url_for("index")
     assert str(exc.value) == (
         "Unable to build URLs outside an active request without 'SERVER_NAME'"
         " configured. Also configure 'APPLICATION_ROOT' and"
@@ -893,7 +895,7 @@ def test_url_for_in_app_context_without_server_name(app: Erlen) -> None:
 
 def test_url_for_outside_any_context(app: Erlen) -> None:
     _routes(app)
-    with pytest.raises(RuntimeError, match="Working outside of application context."):
+    with pytest.raises(RuntimeError, match=r"Working outside of application context\."):
         url_for("index")
 
 
