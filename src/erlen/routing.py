@@ -32,10 +32,21 @@ MatchResult = t.Union[tuple[Rule, dict[str, t.Any]], tuple[str], None]  # noqa: 
 class _Dynamic:
     """A rule with converters, compiled to one regular expression."""
 
-    __slots__ = ("converters", "loose", "rule", "strict", "trailing_slash")
+    __slots__ = (
+        "converters",
+        "loose",
+        "methods",
+        "rule",
+        "slow",
+        "strict",
+        "trailing_slash",
+    )
 
-    def __init__(self, rule: Rule) -> None:
+    def __init__(self, rule: Rule, slow: bool) -> None:
         self.rule = rule
+        self.methods = rule.methods
+        #: Werkzeug may turn a match of this rule into a redirect.
+        self.slow = slow
         # (name, group, to_python or None when it is the identity)
         self.converters = [
             (
@@ -142,12 +153,15 @@ class CompiledMatcher:
                 # Werkzeug needs Werkzeug.
                 self.enabled = False
                 return
-            compiled = _Dynamic(rule)
+            compiled = _Dynamic(rule, id(rule) in self.slow)
             segment = _first_segment(rule)
             if segment is None:
                 self.wildcard.append(compiled)
             else:
                 self.by_segment.setdefault(segment, []).append(compiled)
+        # Rules whose first segment is a converter can match under any segment.
+        for group in self.by_segment.values():
+            group.extend(self.wildcard)
 
     def match(self, path: str, method: str) -> MatchResult:
         """The matching rule and its values, or ``None`` to defer to Werkzeug."""
@@ -172,22 +186,19 @@ class CompiledMatcher:
         segment = path[1:] if end == -1 else path[1:end]
         candidate = None
         m = None
-        for group in (self.by_segment.get(segment, ()), self.wildcard):
-            for compiled in group:
-                loose = compiled.loose.fullmatch(path)
-                if loose is not None:
-                    if candidate is not None:
-                        return None
-                    candidate = compiled
-                    m = loose
+        for compiled in self.by_segment.get(segment, self.wildcard):
+            loose = compiled.loose.fullmatch(path)
+            if loose is not None:
+                if candidate is not None:
+                    return None
+                candidate = compiled
+                m = loose
         if candidate is None:
             # No rule matches the path with or without a trailing slash, so
             # Werkzeug would find nothing either (not even a redirect or 405).
             return NOT_FOUND
-        rule = candidate.rule
-        if id(rule) in self.slow or (
-            rule.methods is not None and method not in rule.methods
-        ):
+        methods = candidate.methods
+        if candidate.slow or (methods is not None and method not in methods):
             return None
         if candidate.trailing_slash or path[-1] == "/":
             # Only then can the optional slash of the loose form have changed
@@ -198,4 +209,4 @@ class CompiledMatcher:
         values = candidate.values(m)  # type: ignore[arg-type]
         if values is None:
             return None
-        return rule, values
+        return candidate.rule, values
