@@ -546,3 +546,44 @@ def test_response_max_cookie_size_from_config(app: Erlen) -> None:
         assert Response().max_cookie_size == 123
     # Outside a context, Werkzeug's default applies.
     assert Response().max_cookie_size == 4093
+
+
+def _wsgi_body(app: Erlen, path: str) -> list[t.Any]:
+    """The chunks the WSGI server receives (the test client would re-encode)."""
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    app_iter, _status, _headers = run_wsgi_app(
+        app, EnvironBuilder(path=path).get_environ()
+    )
+    try:
+        return list(app_iter)
+    finally:
+        getattr(app_iter, "close", lambda: None)()
+
+
+def test_generator_of_str_subclasses_is_encoded(app: Erlen) -> None:
+    from markupsafe import Markup
+
+    from erlen import stream_template_string
+
+    class Text(str):
+        pass
+
+    @app.route("/raw")
+    def raw() -> t.Any:
+        return (x for x in [Markup("<b>"), Text("é")])
+
+    @app.route("/wrapped")
+    def wrapped() -> Response:
+        return Response(x for x in [Markup("<i>"), Text("ü")])
+
+    @app.route("/template")
+    def template() -> Response:
+        source = "{% for i in r %}{{ i }}{% endfor %}"
+        return Response(stream_template_string(source, r="ab"))
+
+    # A WSGI server must only ever get bytes.
+    for path, body in (("/raw", "<b>é"), ("/wrapped", "<i>ü"), ("/template", "ab")):
+        chunks = _wsgi_body(app, path)
+        assert all(type(c) is bytes for c in chunks), path
+        assert b"".join(chunks) == body.encode()
