@@ -206,7 +206,8 @@ class _EncodedStream:
 
     def __iter__(self) -> t.Iterator[bytes]:
         for chunk in self.gen:
-            yield chunk.encode() if chunk.__class__ is str else chunk
+            # isinstance, as Werkzeug: Markup and other str subclasses too.
+            yield chunk.encode() if isinstance(chunk, str) else chunk
 
     def close(self) -> None:
         self.gen.close()
