@@ -528,3 +528,35 @@ def test_hook_added_after_first_request_is_assertion_error(app: Erlen) -> None:
     with pytest.raises(AssertionError) as exc:
         app.before_request(lambda: None)
     assert "The setup method 'before_request' can no longer be called" in str(exc.value)
+
+
+def test_hook_dicts_mutated_directly_after_first_request(app: Erlen) -> None:
+    """Extensions sometimes edit the hook dicts directly; Flask reads them per
+    request, so such changes apply even after the first request."""
+    app.add_url_rule("/", "index", lambda: "view")
+    c = app.test_client()
+    assert c.get("/").data == b"view"
+    events: list[str] = []
+
+    def after(resp: Response) -> Response:
+        resp.headers["X-Late"] = "1"
+        return resp
+
+    def td(exc: BaseException | None) -> None:
+        events.append("teardown")
+
+    app.after_request_funcs.setdefault(None, []).append(after)
+    app.teardown_request_funcs.setdefault(None, []).append(td)
+    app.before_request_funcs.setdefault(None, []).append(lambda: "short")
+    rv = c.get("/")
+    assert rv.data == b"short"
+    assert rv.headers["X-Late"] == "1"
+    assert events == ["teardown"]
+    app.before_request_funcs[None].clear()
+    app.view_functions["index"] = lambda: "replaced"
+    assert c.get("/").data == b"replaced"
+    app.url_value_preprocessors.setdefault(None, []).append(
+        lambda endpoint, values: events.append(f"pre {endpoint}")
+    )
+    c.get("/")
+    assert events[-2:] == ["pre index", "teardown"]

@@ -587,3 +587,48 @@ def test_generator_of_str_subclasses_is_encoded(app: Erlen) -> None:
         chunks = _wsgi_body(app, path)
         assert all(type(c) is bytes for c in chunks), path
         assert b"".join(chunks) == body.encode()
+
+
+def test_streamed_context_lifecycle_over_wsgi(app: Erlen) -> None:
+    """What a WSGI server sees: the view's contexts end, the stream re-enters
+    them, and an error raised mid-stream reaches teardown and the server."""
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    events: list[t.Any] = []
+
+    @app.teardown_request
+    def td(exc: BaseException | None) -> None:
+        events.append(("teardown", type(exc).__name__))
+
+    @app.route("/ok")
+    def ok() -> Response:
+        def gen() -> t.Iterator[str]:
+            events.append(("chunk", request.path))
+            yield "a"
+            yield "b"
+
+        return Response(stream_with_context(gen()))
+
+    @app.route("/fail")
+    def fail() -> t.Any:
+        @stream_with_context
+        def gen() -> t.Iterator[str]:
+            yield "a"
+            raise ValueError("mid-stream")
+
+        return gen()
+
+    app_iter, status, _ = run_wsgi_app(app, EnvironBuilder("/ok").get_environ())
+    assert status == "200 OK"
+    assert list(app_iter) == [b"a", b"b"]
+    app_iter.close()  # type: ignore[attr-defined]
+    assert events == [
+        ("teardown", "NoneType"),
+        ("chunk", "/ok"),
+        ("teardown", "NoneType"),
+    ]
+    events.clear()
+    app_iter, status, _ = run_wsgi_app(app, EnvironBuilder("/fail").get_environ())
+    with pytest.raises(ValueError, match="mid-stream"):
+        list(app_iter)
+    assert events == [("teardown", "NoneType"), ("teardown", "ValueError")]
