@@ -448,3 +448,24 @@ def test_access_route_and_host(app: Erlen) -> None:
     ):
         assert request.host == "example.test:8000"
         assert request.access_route == ["1.1.1.1"]
+
+
+def test_trusted_hosts(app: Erlen) -> None:
+    app.config["TRUSTED_HOSTS"] = ["good.test", ".sub.test"]
+
+    @app.route("/")
+    def index() -> str:
+        return request.host
+
+    c = app.test_client()
+    assert c.get("/", base_url="http://good.test").data == b"good.test"
+    assert c.get("/", base_url="http://a.sub.test").data == b"a.sub.test"
+    rv = c.get("/", base_url="http://evil.test")
+    assert rv.status_code == 400
+    assert b"Bad Request" in rv.data
+
+
+def test_bad_host_is_400(app: Erlen) -> None:
+    app.add_url_rule("/", "index", lambda: "x")
+    rv = app.test_client().get("/", headers={"Host": "a" * 70 + ".test"})
+    assert rv.status_code == 400

@@ -963,3 +963,26 @@ def test_blueprint_url_prefix_and_static(app: Erlen) -> None:
     with app.test_request_context():
         assert url_for("bp2.x") == "/other/x"
         assert url_for("bp.index") == "/bp/"
+
+
+def test_provide_automatic_options_config(app: Erlen) -> None:
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+
+    @app.route("/")
+    def index() -> str:
+        return "x"
+
+    rv = app.test_client().options("/")
+    assert rv.status_code == 405
+    assert sorted(rv.headers["Allow"].split(", ")) == ["GET", "HEAD"]
+
+
+def test_websocket_scheme_request_on_http_rule(app: Erlen) -> None:
+    @app.route("/ws")
+    def ws() -> str:
+        return "http only"
+
+    c = app.test_client()
+    assert c.get("/ws").data == b"http only"
+    rv = c.get("/ws", base_url="ws://localhost")
+    assert rv.status_code == 400

@@ -336,3 +336,20 @@ def test_head_and_options_methods(app: Erlen) -> None:
     c = app.test_client()
     assert c.head("/echo").data == b""
     assert sorted(c.options("/echo").allow) == ["GET", "HEAD", "OPTIONS", "POST", "PUT"]
+
+
+def test_subdomain_and_url_scheme_arguments() -> None:
+    app = Erlen(__name__, subdomain_matching=True)
+    app.config["SERVER_NAME"] = "example.test"
+
+    @app.route("/", subdomain="api")
+    def api() -> str:
+        return request.url
+
+    c = app.test_client()
+    assert c.get("/", subdomain="api").data == b"http://api.example.test/"
+    rv = c.get("/", subdomain="api", url_scheme="https")
+    assert rv.data == b"https://api.example.test/"
+    with app.test_request_context("/", subdomain="api", url_scheme="https"):
+        assert request.url == "https://api.example.test/"
+        assert request.endpoint == "api"
