@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 import uuid
+import warnings
 
 import pytest
 from werkzeug.routing import BaseConverter, BuildError, ValidationError
@@ -986,3 +987,46 @@ def test_websocket_scheme_request_on_http_rule(app: Erlen) -> None:
     assert c.get("/ws").data == b"http only"
     rv = c.get("/ws", base_url="ws://localhost")
     assert rv.status_code == 400
+
+
+def test_websocket_upgrade_request_on_http_rule_is_400(app: Erlen) -> None:
+    @app.route("/")
+    def index() -> str:
+        return "http"
+
+    c = app.test_client()
+    upgrade = {"Connection": "keep-alive, Upgrade", "Upgrade": "websocket"}
+    rv = c.get("/", headers=upgrade)
+    assert rv.status_code == 400
+    assert c.get("/", headers={"Upgrade": "websocket"}).data == b"http"
+
+
+def test_websocket_rules(app: Erlen) -> None:
+    app.add_url_rule("/ws", "ws", lambda: "ws view", websocket=True)
+    app.add_url_rule("/both", "http", lambda: "http view")
+    app.add_url_rule("/both", "ws_both", lambda: "ws view", websocket=True)
+    c = app.test_client()
+    upgrade = {"Connection": "Upgrade", "Upgrade": "websocket"}
+    assert c.get("/ws").status_code == 400
+    assert c.get("/ws", headers=upgrade).data == b"ws view"
+    assert c.get("/both").data == b"http view"
+    assert c.get("/both", headers=upgrade).data == b"ws view"
+
+
+def test_host_not_validated_when_server_name_is_set(app: Erlen) -> None:
+    """With SERVER_NAME, Werkzeug binds to the configured name, so an odd Host
+    header is not rejected; without it, the Host must be a valid name."""
+
+    @app.route("/")
+    def index() -> str:
+        return "ok"
+
+    c = app.test_client()
+    long_label = "a" * 64 + ".test"
+    assert c.get("/", headers={"Host": long_label}).status_code == 400
+    assert c.get("/", headers={"Host": "a..b"}).status_code == 400
+    app.config["SERVER_NAME"] = "example.test"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert c.get("/", headers={"Host": long_label}).data == b"ok"
+        assert c.get("/", headers={"Host": "a..b"}).data == b"ok"
