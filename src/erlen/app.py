@@ -689,9 +689,12 @@ class Erlen(Scaffold):
             and not self.subdomain_matching
             and self.config["TRUSTED_HOSTS"] is None
             and environ.get("wsgi.url_scheme") not in ("ws", "wss")
+            # Werkzeug matches "Upgrade: websocket" requests as ws (a mismatch).
+            and "HTTP_UPGRADE" not in environ
         ):
             host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-            if host not in self._good_hosts:
+            # With SERVER_NAME, Werkzeug binds to it and ignores the Host header.
+            if host not in self._good_hosts and self.config["SERVER_NAME"] is None:
                 _check_host(host)  # Werkzeug's bind would raise BadHost (400)
                 if len(self._good_hosts) > 256:
                     self._good_hosts.clear()
