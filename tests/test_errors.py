@@ -696,3 +696,17 @@ def test_405_handler_sees_valid_methods(app: Erlen) -> None:
     rv = app.test_client().get("/")
     assert rv.status_code == 405
     assert rv.data == b"OPTIONS,POST"
+
+
+def test_error_page_follows_class_description_changes(
+    app: Erlen, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app.add_url_rule("/f", "f", lambda: abort(403))
+    c = app.test_client()
+    assert b"check your spelling" in c.get("/missing").data
+    assert b"have the permission to access" in c.get("/f").data
+    # Apps may customize Werkzeug's default texts, e.g. when imported later.
+    monkeypatch.setattr(NotFound, "description", "Nothing to see here.")
+    monkeypatch.setattr(Forbidden, "description", "Go away.")
+    assert b"<p>Nothing to see here.</p>" in c.get("/missing").data
+    assert b"<p>Go away.</p>" in c.get("/f").data
