@@ -106,23 +106,27 @@ def _check_host(host: str) -> None:
         raise BadHost() from e
 
 
-_error_pages: dict[type[HTTPException], bytes] = {}
+#: Per class: the description a page was rendered with, and the page.
+_error_pages: dict[type[HTTPException], tuple[str | None, bytes]] = {}
 
 
 def _error_page(e: HTTPException, environ: WSGIEnvironment) -> bytes:
     """The HTML body of an HTTP error, rendered once per class while it has
-    the class's own description and Werkzeug's rendering."""
+    the class's own description and code and Werkzeug's rendering."""
     cls = type(e)
+    description = cls.description
     if (
-        e.description is not cls.description
+        e.description is not description
+        or e.code is not cls.code
         or cls.get_body is not HTTPException.get_body
         or cls.get_description is not HTTPException.get_description
     ):
         return e.get_body(environ).encode()
-    body = _error_pages.get(cls)
-    if body is None:
-        body = _error_pages[cls] = e.get_body(environ).encode()
-    return body
+    cached = _error_pages.get(cls)
+    # The class's description may be changed (apps customize Werkzeug's texts).
+    if cached is None or cached[0] is not description:
+        cached = _error_pages[cls] = (description, e.get_body(environ).encode())
+    return cached[1]
 
 
 class _EndpointPlan:
