@@ -445,3 +445,30 @@ def test_session_proxy_in_request(app: Erlen) -> None:
     c = app.test_client()
     c.get("/set")
     assert c.get("/get").data == b"v"
+
+
+def test_session_interface_subclass_runs_every_request(app: Erlen) -> None:
+    """Flask opens and saves the session on every request, touched or not."""
+    from erlen.sessions import SecureCookieSessionInterface
+
+    calls: list[str] = []
+
+    class Tracking(SecureCookieSessionInterface):
+        def open_session(self, app: t.Any, request: t.Any) -> t.Any:
+            calls.append("open")
+            return super().open_session(app, request)
+
+        def save_session(self, app: t.Any, session: t.Any, response: t.Any) -> None:
+            calls.append("save")
+            response.set_cookie("seen", "1")
+            super().save_session(app, session, response)
+
+    app.session_interface = Tracking()
+    app.add_url_rule("/", "index", lambda: "plain")
+    app.add_url_rule("/json", "json", lambda: {"a": 1})
+    c = app.test_client()
+    for path in ("/", "/json"):
+        calls.clear()
+        rv = c.get(path)
+        assert calls == ["open", "save"], path
+        assert rv.headers["Set-Cookie"].startswith("seen=1")
