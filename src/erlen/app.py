@@ -1045,6 +1045,13 @@ class Erlen(Scaffold):
             return not si.is_null_session(loaded)
         if not isinstance(si, SecureCookieSessionInterface):
             return True
+        cls = type(si)
+        # A subclass that opens or saves differently must run, as in Flask.
+        if cls is not SecureCookieSessionInterface and (
+            cls.open_session is not SecureCookieSessionInterface.open_session
+            or cls.save_session is not SecureCookieSessionInterface.save_session
+        ):
+            return True
         cookie = ctx.environ.get("HTTP_COOKIE")
         return bool(cookie) and si.get_cookie_name(self) in cookie  # type: ignore[operator]
 
