@@ -390,7 +390,7 @@ def test_with_client_keeps_last_request_context(app: Erlen) -> None:
     assert not has_app_context()
 
 
-def test_with_client_teardown_runs_on_exit(app: Erlen) -> None:
+def test_with_client_teardown_ran_but_request_stays_readable(app: Erlen) -> None:
     events: list[str] = []
 
     @app.teardown_request
