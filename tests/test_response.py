@@ -632,3 +632,17 @@ def test_streamed_context_lifecycle_over_wsgi(app: Erlen) -> None:
     with pytest.raises(ValueError, match="mid-stream"):
         list(app_iter)
     assert events == [("teardown", "NoneType"), ("teardown", "ValueError")]
+
+
+def test_stream_with_context_outside_request_is_error(app: Erlen) -> None:
+    def gen() -> t.Iterator[str]:
+        yield "x"
+
+    with pytest.raises(RuntimeError) as exc:
+        stream_with_context(gen())
+    assert str(exc.value) == (
+        "'stream_with_context' can only be used when a request context is"
+        " active, such as in a view function."
+    )
+    with app.app_context(), pytest.raises(RuntimeError, match="request context"):
+        stream_with_context(gen())
