@@ -1,0 +1,1 @@
+"""erlen's comparison harness: ``python -m benchmarks.run`` (``make bench``)."""

@@ -1,0 +1,101 @@
+"""Time scenarios in-process for one framework; prints JSON on stdout.
+
+``python -m benchmarks.worker FRAMEWORK N SCENARIO...``
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import resource
+import sys
+import time
+import typing as t
+
+from .scenarios import SCENARIOS, environ, fresh
+
+
+def load(framework: str) -> dict[str, t.Any]:
+    """The WSGI callables by app name for ``framework``."""
+    if framework == "erlen":
+        import erlen.flask_patch  # noqa: F401  (before the app imports flask)
+    if framework in ("erlen", "flask"):
+        from .flask_app import create_app, create_hooks_app
+
+        return {"main": create_app(), "hooks": create_hooks_app()}
+    from . import other_apps
+
+    app = {
+        "falcon": other_apps.falcon_app,
+        "bottle": other_apps.bottle_app,
+        "bare": lambda: other_apps.bare_app,
+    }[framework]()
+    return {"main": app, "hooks": app}
+
+
+def call(app: t.Any, env: dict[str, t.Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    seen: dict[str, t.Any] = {}
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc: t.Any = None
+    ) -> None:
+        seen["status"] = status
+        seen["headers"] = headers
+
+    result = app(env, start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return seen["status"], seen["headers"], body
+
+
+def describe(
+    status: str, headers: list[tuple[str, str]], body: bytes
+) -> dict[str, t.Any]:
+    """What must match between erlen and Flask (cookies compared by shape:
+    their signatures carry a timestamp)."""
+    names = {k.lower(): v for k, v in headers}
+    return {
+        "status": status,
+        "content_type": names.get("content-type"),
+        "content_length": names.get("content-length"),
+        "vary": names.get("vary"),
+        "set_cookie": "set-cookie" in names,
+        "x_bench": names.get("x-bench"),
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+        "body_len": len(body),
+    }
+
+
+def main() -> None:
+    framework, n = sys.argv[1], int(sys.argv[2])
+    scenarios = sys.argv[3:]
+    apps = load(framework)
+    out: dict[str, t.Any] = {"us": {}, "responses": {}}
+    cookie = None
+    for name in scenarios:
+        app = apps[SCENARIOS[name][0]]
+        if name == "session":
+            env, body = environ(name)
+            _, headers, _ = call(app, fresh(env, body))
+            cookie = next(v for k, v in headers if k.lower() == "set-cookie").split(
+                ";"
+            )[0]
+        env, body = environ(name, cookie if name == "session" else None)
+        out["responses"][name] = describe(*call(app, fresh(env, body)))
+        count = max(20, n // 20) if name == "upload_1m" else n
+        for _ in range(min(count, 200)):
+            call(app, fresh(env, body))
+        start = time.perf_counter()
+        for _ in range(count):
+            call(app, fresh(env, body))
+        out["us"][name] = (time.perf_counter() - start) / count * 1e6
+    out["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
