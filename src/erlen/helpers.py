@@ -10,7 +10,9 @@ import typing as t
 from datetime import datetime
 from functools import update_wrapper
 
+import werkzeug.security
 import werkzeug.utils
+from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import abort as _wz_abort
 from werkzeug.utils import redirect as _wz_redirect
 from werkzeug.wrappers import Response as BaseResponse
@@ -277,9 +279,21 @@ def send_from_directory(
     path: os.PathLike[str] | str,
     **kwargs: t.Any,
 ) -> Response:
-    """Send ``path`` from inside ``directory``; anything outside it is a 404."""
+    """Send ``path`` from inside ``directory``; anything outside it is a 404.
+
+    Werkzeug's ``safe_join`` already refuses ``..``, absolute paths and
+    backslash tricks; erlen also refuses a symbolic link that leads out of
+    ``directory`` (Flask would follow it).
+    """
+    kwargs = _prepare_send_file_kwargs(**kwargs)
+    base = os.path.join(kwargs["_root_path"], os.fspath(directory))
+    joined = werkzeug.security.safe_join(base, os.fspath(path))
+    if joined is not None:
+        real_base = os.path.realpath(base)
+        if os.path.commonpath([real_base, os.path.realpath(joined)]) != real_base:
+            raise NotFound()
     return werkzeug.utils.send_from_directory(  # type: ignore[return-value]
-        directory, path, **_prepare_send_file_kwargs(**kwargs)
+        directory, path, **kwargs
     )
 
 
