@@ -107,6 +107,24 @@ class Request(_WerkzeugRequest):
 
             attach_enctype_error_multidict(self)
 
+    def get_json(
+        self, force: bool = False, silent: bool = False, cache: bool = True
+    ) -> t.Any:
+        """Parse the body as JSON, as Werkzeug does: ``415`` for another
+        content type, ``400`` for invalid JSON, ``None`` if ``silent``.
+
+        JSON nested too deeply for the parser is invalid JSON here too (``400``),
+        not a ``RecursionError``.
+        """
+        try:
+            return super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:
+            if silent:
+                return None
+            return self.on_json_loading_failed(
+                ValueError("The JSON document is nested too deeply.")
+            )
+
     def on_json_loading_failed(self, e: ValueError | None) -> t.Any:
         try:
             return super().on_json_loading_failed(e)
