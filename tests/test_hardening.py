@@ -1,0 +1,466 @@
+"""Reliability and security guarantees (see docs/security.md): one test per
+known vulnerability class, named after it, plus a property test over malformed
+requests and fault/thread isolation checks."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import typing as t
+from urllib.parse import urlsplit
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from itsdangerous import URLSafeTimedSerializer
+
+from erlen import Blueprint, Erlen, abort, g, redirect, request, session
+from erlen.globals import _cv_app, _cv_request
+
+
+def make_app() -> Erlen:
+    app = Erlen("hardening")
+    app.secret_key = "k1"
+
+    @app.route("/")
+    def index() -> str:
+        return "index"
+
+    @app.route("/read-session")
+    def read_session() -> str:
+        return str(session.get("user"))
+
+    @app.route("/login/<user>")
+    def login(user: str) -> str:
+        session["user"] = user
+        return "ok"
+
+    @app.post("/form")
+    def form() -> str:
+        return ",".join(sorted(request.form))
+
+    @app.post("/json")
+    def json_view() -> dict[str, t.Any]:
+        return {"got": request.get_json()}
+
+    @app.route("/items/<int:item>")
+    def item(item: int) -> str:
+        return str(item)
+
+    @app.route("/boom")
+    def boom() -> str:
+        raise ValueError("secret-internal-detail at /srv/app/secret.py")
+
+    @app.route("/go")
+    def go() -> t.Any:
+        return redirect(request.args.get("next", "/"))
+
+    @app.route("/abort")
+    def do_abort() -> str:
+        abort(403)
+
+    bp = Blueprint("bp", __name__, url_prefix="/bp")
+
+    @bp.post("/upload")
+    def upload() -> str:
+        return str(sum(len(f.read()) for f in request.files.values()))
+
+    app.register_blueprint(bp)
+    return app
+
+
+def wsgi(
+    app: Erlen, environ: dict[str, t.Any]
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    seen: dict[str, t.Any] = {}
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc: t.Any = None
+    ) -> None:
+        seen["status"], seen["headers"] = status, headers
+
+    result = app(environ, start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        getattr(result, "close", lambda: None)()
+    return seen["status"], seen["headers"], body
+
+
+def base_environ(
+    path: str = "/", method: str = "GET", body: bytes = b""
+) -> dict[str, t.Any]:
+    return {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "localhost",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": io.StringIO(),
+        "CONTENT_LENGTH": str(len(body)),
+    }
+
+
+# -- known vulnerability classes --------------------------------------------
+
+
+def test_vary_cookie_when_session_read() -> None:
+    client = make_app().test_client()
+    response = client.get("/read-session")
+    assert "Cookie" in response.headers.get("Vary", "")
+    assert "Cookie" not in client.get("/").headers.get("Vary", "")
+
+
+def test_multipart_part_count_exhaustion() -> None:
+    app = make_app()
+    app.config["MAX_FORM_PARTS"] = 10
+    data = {f"f{i}": "x" for i in range(50)}
+    response = app.test_client().post(
+        "/form", data=data, content_type="multipart/form-data"
+    )
+    assert response.status_code == 413
+
+
+def test_form_memory_exhaustion() -> None:
+    app = make_app()
+    app.config["MAX_FORM_MEMORY_SIZE"] = 1000
+    # Werkzeug applies the limit to multipart text fields; urlencoded bodies
+    # are read whole and are bounded by MAX_CONTENT_LENGTH instead.
+    client = app.test_client()
+    response = client.post(
+        "/form", data={"a": "x" * 5000}, content_type="multipart/form-data"
+    )
+    assert response.status_code == 413
+    small = client.post(
+        "/form", data={"a": "x" * 500}, content_type="multipart/form-data"
+    )
+    assert (small.status_code, small.text) == (200, "a")
+
+
+def test_content_length_limit_refuses_before_reading_the_body() -> None:
+    app = make_app()
+    app.config["MAX_CONTENT_LENGTH"] = 100
+
+    class Exploding(io.RawIOBase):
+        def readinto(self, b: t.Any) -> int:
+            raise AssertionError("the body was read")
+
+    environ = base_environ("/form", "POST")
+    environ["wsgi.input"] = Exploding()
+    environ["CONTENT_LENGTH"] = "1000000"
+    environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
+    status, _, _ = wsgi(app, environ)
+    assert status.startswith("413")
+
+
+def test_pathological_cookie_header() -> None:
+    client = make_app().test_client()
+    cookie = (
+        "; ".join(f"c{i}={'v' * 50}" for i in range(2000)) + '; =;;; a="unterminated'
+    )
+    response = client.get("/read-session", headers={"Cookie": cookie})
+    assert response.status_code == 200
+    assert response.text == "None"
+
+
+def test_very_long_header_value() -> None:
+    response = make_app().test_client().get("/", headers={"X-Long": "a" * 1_000_000})
+    assert response.status_code == 200
+
+
+def test_header_injection_redirect_target() -> None:
+    app = make_app()
+    environ = base_environ("/go")
+    environ["QUERY_STRING"] = "next=/x%0d%0aSet-Cookie:%20pwned=1"
+    status, headers, body = wsgi(app, environ)
+    # Werkzeug refuses header values with newlines: no injected header, and
+    # the failure is a plain 500 page without internals.
+    assert not any(k.lower() == "set-cookie" for k, _ in headers)
+    assert status.startswith("500")
+    assert b"Traceback" not in body
+
+
+def test_header_injection_header_value_and_cookie_value() -> None:
+    app = make_app()
+
+    @app.route("/h")
+    def h() -> t.Any:
+        response = app.make_response("x")
+        response.headers["X-A"] = request.args["v"]
+        return response
+
+    @app.route("/c")
+    def c() -> t.Any:
+        response = app.make_response("x")
+        response.set_cookie("name", request.args["v"])
+        return response
+
+    client = app.test_client()
+    bad = client.get("/h", query_string={"v": "a\r\nX-Injected: 1"})
+    assert "X-Injected" not in bad.headers
+    assert bad.status_code == 500
+    cookie = client.get("/c", query_string={"v": "a\r\nX-Injected: 1"})
+    assert "X-Injected" not in cookie.headers
+    assert "\n" not in cookie.headers.get("Set-Cookie", "")
+
+
+def _cookie(key: str, data: dict[str, t.Any], timestamp: int | None = None) -> str:
+    from erlen.sessions import SecureCookieSessionInterface
+
+    si = SecureCookieSessionInterface()
+    signer = URLSafeTimedSerializer(
+        key,
+        salt=si.salt,
+        serializer=si.serializer,
+        signer_kwargs={"key_derivation": "hmac", "digest_method": si.digest_method},
+    )
+    if timestamp is not None:
+        signer.signer_kwargs = dict(signer.signer_kwargs)
+        value = signer.dumps(data)
+        return value
+    return signer.dumps(data)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("case", ["tampered", "wrong_key", "garbage"])
+def test_session_cookie_tampering_gives_empty_session(case: str) -> None:
+    client = make_app().test_client()
+    value = _cookie("k1", {"user": "admin"})
+    if case == "tampered":
+        payload, rest = value.split(".", 1)
+        value = (
+            payload[:-2]
+            + ("A" if payload[-2] != "A" else "B")
+            + payload[-1]
+            + "."
+            + rest
+        )
+    elif case == "wrong_key":
+        value = _cookie("another key", {"user": "admin"})
+    else:
+        value = "not.a.cookie!!"
+    client.set_cookie("session", value)
+    response = client.get("/read-session")
+    assert (response.status_code, response.text) == (200, "None")
+
+
+def test_session_expired_and_key_rotation(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app()
+    client = app.test_client()
+    client.get("/login/alice")
+    assert client.get("/read-session").text == "alice"
+    # Rotation without fallbacks: old cookies stop working.
+    app.config["SECRET_KEY"] = "k2"
+    assert client.get("/read-session").text == "None"
+    # With the old key as a fallback they are accepted again.
+    app.config["SECRET_KEY_FALLBACKS"] = ["k1"]
+    assert client.get("/read-session").text == "alice"
+    # Expired: a lifetime of zero seconds rejects any signature from the past.
+    app.config["PERMANENT_SESSION_LIFETIME"] = 0
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 5)
+    assert client.get("/read-session").text == "None"
+
+
+def test_session_cookie_flags_honoured() -> None:
+    app = make_app()
+    app.config.update(
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_PARTITIONED=True,
+    )
+    cookie = app.test_client().get("/login/a").headers["Set-Cookie"]
+    for flag in ("Secure", "HttpOnly", "SameSite=Strict", "Partitioned"):
+        assert flag in cookie
+
+
+def test_debugger_unreachable_without_debug_mode() -> None:
+    client = make_app().test_client()
+    for query in (
+        "__debugger__=yes&cmd=resource&f=style.css",
+        "__debugger__=yes&cmd=printpin",
+    ):
+        response = client.get(f"/?{query}")
+        assert b"Werkzeug" not in response.data
+        assert b"debugger" not in response.data.lower()
+    page = client.get("/console")
+    assert page.status_code == 404
+
+
+def test_production_error_page_reveals_nothing() -> None:
+    app = make_app()
+    status, _, body = wsgi(app, base_environ("/boom"))
+    assert status.startswith("500")
+    for leak in (b"secret-internal-detail", b"Traceback", b"/srv/app", b"ValueError"):
+        assert leak not in body
+
+
+def safe_next_url(target: str, host: str) -> str:
+    """The pattern docs/security.md recommends: only same-site paths."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or "\\" in target:
+        return "/"
+    return target
+
+
+def test_open_redirect_protocol_relative() -> None:
+    client = make_app().test_client()
+    response = client.get("/go", query_string={"next": "//evil.example/x"})
+    # redirect() sends what it is given: an app must check user-supplied targets.
+    assert response.headers["Location"] == "//evil.example/x"
+    assert safe_next_url("//evil.example/x", "localhost") == "/"
+    assert safe_next_url("https://evil.example", "localhost") == "/"
+    assert safe_next_url("/\\evil.example", "localhost") == "/"
+    assert safe_next_url("/account?tab=2", "localhost") == "/account?tab=2"
+
+
+# -- malformed input never gives a 5xx ----------------------------------------
+
+PATHS = st.one_of(
+    st.sampled_from(
+        ["/", "/items/1", "/items/x", "/json", "/form", "/bp/upload", "/%2e%2e/x"]
+    ),
+    # A WSGI server gives the path as latin-1-decoded bytes.
+    st.text(min_size=0, max_size=300).map(
+        lambda s: "/" + s.encode("utf-8").decode("latin-1")
+    ),
+    st.binary(max_size=100).map(lambda b: "/" + b.decode("latin-1")),
+)
+HEADER_VALUES = st.text(
+    alphabet=st.characters(min_codepoint=32, max_codepoint=255), max_size=200
+)
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    method=st.sampled_from(
+        ["GET", "POST", "PUT", "HEAD", "OPTIONS", "DELETE", "BREW", "get"]
+    ),
+    path=PATHS,
+    query=st.text(max_size=200),
+    body=st.binary(max_size=2000),
+    content_type=st.sampled_from(
+        [
+            None,
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=xyz",
+            "multipart/form-data",
+            "text/plain; charset=bogus",
+        ]
+    ),
+    content_length=st.one_of(st.none(), st.sampled_from(["-1", "abc", "0", "999999"])),
+    cookie=st.one_of(st.none(), HEADER_VALUES, st.just("session=" + "A" * 5000)),
+    extra=st.dictionaries(
+        st.sampled_from(
+            ["HTTP_ACCEPT", "HTTP_X_FORWARDED_FOR", "HTTP_RANGE", "HTTP_IF_NONE_MATCH"]
+        ),
+        HEADER_VALUES,
+        max_size=3,
+    ),
+)
+def test_malformed_requests_never_break_the_app(
+    method: str,
+    path: str,
+    query: str,
+    body: bytes,
+    content_type: str | None,
+    content_length: str | None,
+    cookie: str | None,
+    extra: dict[str, str],
+) -> None:
+    app = FUZZ_APP
+    environ = base_environ(path, method, body)
+    environ["QUERY_STRING"] = query.encode("utf-8", "replace").decode("latin-1")
+    if content_type:
+        environ["CONTENT_TYPE"] = content_type
+    if content_length is not None:
+        environ["CONTENT_LENGTH"] = content_length
+    if cookie is not None:
+        environ["HTTP_COOKIE"] = cookie
+    environ.update(extra)
+    status, _, response_body = wsgi(app, environ)
+    code = int(status.split()[0])
+    assert 200 <= code < 500, (status, response_body[:200])
+    assert b"Traceback" not in response_body
+    assert _cv_request.get(None) is None
+    assert _cv_app.get(None) is None
+    ok = wsgi(app, base_environ("/items/7"))
+    assert ok[0] == "200 OK" and ok[2] == b"7"
+
+
+FUZZ_APP = make_app()
+
+
+# -- faults and isolation ------------------------------------------------------
+
+
+def test_teardown_runs_and_error_logged_once_on_faults(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = make_app()
+    torn: list[BaseException | None] = []
+    app.teardown_request(lambda exc: torn.append(exc))
+
+    @app.after_request
+    def broken_after(response: t.Any) -> t.Any:
+        if request.path == "/after-fails":
+            raise RuntimeError("after failed")
+        return response
+
+    @app.route("/after-fails")
+    def after_fails() -> str:
+        return "never sent"
+
+    client = app.test_client()
+    with caplog.at_level("ERROR", logger=app.logger.name):
+        response = client.get("/after-fails")
+    assert response.status_code == 500
+    assert (
+        len([r for r in caplog.records if "Exception on /after-fails" in r.message])
+        == 1
+    )
+    assert isinstance(torn[-1], RuntimeError)
+    assert client.get("/").text == "index"
+    assert torn[-1] is None
+
+
+def test_threads_never_see_each_others_request_g_or_session() -> None:
+    app = make_app()
+
+    @app.route("/who/<name>")
+    def who(name: str) -> str:
+        g.name = name
+        session["name"] = name
+        time.sleep(0.001)
+        return f"{request.view_args['name']}|{g.name}|{session['name']}"  # type: ignore[index]
+
+    errors: list[str] = []
+
+    def worker(n: int) -> None:
+        client = app.test_client()
+        for i in range(20):
+            name = f"t{n}-{i}"
+            text = client.get(f"/who/{name}").text
+            if text != f"{name}|{name}|{name}":
+                errors.append(text)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
+def test_abort_gives_its_status() -> None:
+    assert make_app().test_client().get("/abort").status_code == 403
