@@ -464,3 +464,28 @@ def test_threads_never_see_each_others_request_g_or_session() -> None:
 
 def test_abort_gives_its_status() -> None:
     assert make_app().test_client().get("/abort").status_code == 403
+
+
+def test_client_disconnect_mid_stream_closes_the_generator() -> None:
+    app = make_app()
+    events: list[str] = []
+
+    @app.route("/stream")
+    def stream() -> t.Any:
+        def gen() -> t.Iterator[str]:
+            try:
+                for i in range(1000):
+                    yield f"chunk {i}\n"
+            finally:
+                events.append("closed")
+
+        return gen()
+
+    seen: dict[str, t.Any] = {}
+    result = app(base_environ("/stream"), lambda s, h, e=None: seen.update(status=s))
+    chunks = iter(result)
+    assert next(chunks) == b"chunk 0\n"
+    result.close()  # type: ignore[attr-defined]  # the server gives up
+    assert events == ["closed"]
+    assert seen["status"] == "200 OK"
+    assert wsgi(app, base_environ("/"))[2] == b"index"
