@@ -31,7 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
 soak: $(STAMP)
-	$(BIN)/python -m pytest tests/test_soak.py -q --soak-seconds=60
+	SOAK_SECONDS=60 $(BIN)/python -m pytest -q -s examples/blog/tests/test_soak.py
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
