@@ -113,8 +113,14 @@ def validate_post(data: dict[str, Any], partial: bool = False) -> dict[str, str]
     return errors
 
 
+#: The largest id SQLite stores; URLs can carry any ``int``.
+SQLITE_MAX_INTEGER = 2**63 - 1
+
+
 def get_post(post_id: int) -> sqlite3.Row | None:
     """The post with ``post_id`` joined with its author's name, or ``None``."""
+    if not 0 < post_id <= SQLITE_MAX_INTEGER:
+        return None  # no such row; SQLite can't even bind a larger integer
     row: sqlite3.Row | None = (
         get_db().execute(f"{_POST_SELECT} WHERE p.id = ?", (post_id,)).fetchone()
     )
