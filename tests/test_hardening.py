@@ -489,3 +489,29 @@ def test_client_disconnect_mid_stream_closes_the_generator() -> None:
     assert events == ["closed"]
     assert seen["status"] == "200 OK"
     assert wsgi(app, base_environ("/"))[2] == b"index"
+
+
+def test_memory_stays_flat_over_100k_requests() -> None:
+    import gc
+    import tracemalloc
+
+    app = make_app()
+    environs = [base_environ("/items/5"), base_environ("/missing"), base_environ("/")]
+
+    def run(n: int) -> None:
+        for i in range(n):
+            environ = dict(environs[i % 3])
+            environ["wsgi.input"] = io.BytesIO()
+            wsgi(app, environ)
+
+    run(5_000)  # warm-up: caches, plans, error pages
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start, _ = tracemalloc.get_traced_memory()
+        run(100_000)
+        gc.collect()
+        end, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert end - start < 256 * 1024, f"grew by {end - start} bytes"
