@@ -515,3 +515,99 @@ def test_memory_stays_flat_over_100k_requests() -> None:
     finally:
         tracemalloc.stop()
     assert end - start < 256 * 1024, f"grew by {end - start} bytes"
+
+
+def test_content_length_limit_applies_to_chunked_bodies() -> None:
+    app = make_app()
+    app.config["MAX_CONTENT_LENGTH"] = 100
+    environ = base_environ("/form", "POST", b"a=" + b"x" * 10_000)
+    del environ["CONTENT_LENGTH"]  # a chunked body: the server says it is terminated
+    environ["wsgi.input_terminated"] = True
+    environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
+    status, _, _ = wsgi(app, environ)
+    assert status.startswith("413")
+
+
+def test_oversized_cookie_warns() -> None:
+    app = make_app()
+
+    @app.route("/big-cookie")
+    def big_cookie() -> t.Any:
+        response = app.make_response("x")
+        response.set_cookie("big", "v" * 5000)
+        return response
+
+    with pytest.warns(UserWarning, match="cookie is too large"):
+        app.test_client().get("/big-cookie")
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "before_request",
+        "view",
+        "after_request",
+        "errorhandler",
+        "teardown",
+        "generator",
+    ],
+)
+def test_faults_anywhere_leave_the_app_serving(
+    where: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app()
+    torn: list[str] = []
+
+    def fail(*args: t.Any) -> t.Any:
+        raise RuntimeError(f"fault in {where}")
+
+    @app.teardown_request
+    def record(exc: BaseException | None) -> None:
+        torn.append(type(exc).__name__)
+
+    if where == "before_request":
+        app.before_request(lambda: fail() if request.path == "/f" else None)
+    elif where == "after_request":
+        app.after_request(lambda r: fail() if request.path == "/f" else r)
+    elif where == "teardown":
+        app.teardown_request(lambda exc: fail() if request.path == "/f" else None)
+    elif where == "errorhandler":
+        app.register_error_handler(LookupError, fail)
+
+    @app.route("/f")
+    def faulty() -> t.Any:
+        if where == "view":
+            fail()
+        if where == "errorhandler":
+            raise LookupError("handled by a broken handler")
+        if where == "generator":
+
+            def gen() -> t.Iterator[str]:
+                yield "start"
+                fail()
+
+            return gen()
+        return "fine"
+
+    environ = base_environ("/f")
+    with caplog.at_level("ERROR", logger=app.logger.name):
+        if where == "generator":
+            # Headers are already sent: the error reaches the server, which
+            # closes the connection; teardown has run already.
+            with pytest.raises(RuntimeError, match="fault in generator"):
+                wsgi(app, environ)
+        elif where == "teardown":
+            # Teardown runs after the response was made: the error propagates
+            # to the server, as in Flask.
+            with pytest.raises(RuntimeError, match="fault in teardown"):
+                wsgi(app, environ)
+        else:
+            status, _, body = wsgi(app, environ)
+            assert status.startswith("500")
+            assert b"fault in" not in body
+            logged = [r for r in caplog.records if "Exception on /f" in r.message]
+            assert len(logged) == 1
+    if where != "teardown":  # there the failing teardown stops the rest, as in Flask
+        assert torn, "teardown did not run"
+    assert _cv_request.get(None) is None and _cv_app.get(None) is None
+    assert wsgi(app, base_environ("/"))[2] == b"index"

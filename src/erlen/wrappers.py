@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import typing as t
+from io import BytesIO
 from types import GeneratorType
 
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
+from werkzeug.wsgi import get_content_length
 
 from . import json
 from .globals import _cv_app
@@ -66,6 +69,25 @@ class Request(_WerkzeugRequest):
     max_form_memory_size = _ConfigLimit("MAX_FORM_MEMORY_SIZE")
     #: ``MAX_FORM_PARTS`` of the current app unless set on this request.
     max_form_parts = _ConfigLimit("MAX_FORM_PARTS")
+
+    @cached_property
+    def stream(self) -> t.IO[bytes]:
+        """The input stream, limited like Werkzeug's; in addition a body of
+        unknown length (chunked, ``wsgi.input_terminated``) longer than
+        ``max_content_length`` is a 413 instead of being cut at the limit."""
+        limit = self.max_content_length
+        environ = self.environ
+        if (
+            limit is not None
+            and not self.shallow
+            and "wsgi.input_terminated" in environ
+            and get_content_length(environ) is None
+        ):
+            data = environ["wsgi.input"].read(limit + 1)
+            if len(data) > limit:
+                raise RequestEntityTooLarge()
+            return BytesIO(data)
+        return super().stream
 
     @property
     def endpoint(self) -> str | None:
