@@ -9,6 +9,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -156,3 +157,26 @@ class Http:
         status, _, body = self.request("POST", "/auth/login", form=form)
         assert status == 200, body
         return body.decode()
+
+
+BIN = Path(sys.executable).parent
+
+
+def server_command(server: str, port: int) -> list[str]:
+    """The blog's production entry point under gunicorn (2 workers) or granian."""
+    if server == "gunicorn":
+        return [
+            str(BIN / "gunicorn"),
+            "--workers=2",
+            f"--bind=127.0.0.1:{port}",
+            "--graceful-timeout=5",
+            "examples.blog.wsgi:app",
+        ]
+    return [
+        str(BIN / "granian"),
+        "--interface=wsgi",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        "--workers=1",
+        "examples.blog.wsgi:app",
+    ]

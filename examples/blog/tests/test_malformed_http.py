@@ -4,7 +4,6 @@ server survives, and a normal request works afterwards."""
 from __future__ import annotations
 
 import socket
-import sys
 import time
 from pathlib import Path
 
@@ -13,9 +12,7 @@ import pytest
 from examples.blog import create_app
 from examples.blog.db import seed_demo
 
-from ._support import free_port, running
-
-BIN = Path(sys.executable).parent
+from ._support import free_port, running, server_command
 
 GOOD = b"GET /api/posts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 MALFORMED = [
@@ -72,24 +69,6 @@ def serves_normally(port: int, seconds: float) -> bool:
             return True
         time.sleep(0.1)
     return False
-
-
-def server_command(server: str, port: int) -> list[str]:
-    if server == "gunicorn":
-        return [
-            str(BIN / "gunicorn"),
-            "--workers=2",
-            f"--bind=127.0.0.1:{port}",
-            "examples.blog.wsgi:app",
-        ]
-    return [
-        str(BIN / "granian"),
-        "--interface=wsgi",
-        "--host=127.0.0.1",
-        f"--port={port}",
-        "--workers=1",
-        "examples.blog.wsgi:app",
-    ]
 
 
 @pytest.mark.parametrize("server", ["gunicorn", "granian"])

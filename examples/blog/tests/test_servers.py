@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,28 +10,7 @@ import pytest
 from examples.blog import create_app
 from examples.blog.db import DEMO_PASSWORD, DEMO_POSTS, DEMO_USERNAME, seed_demo
 
-from ._support import Http, free_port, running
-
-BIN = Path(sys.executable).parent
-
-
-def server_command(server: str, port: int) -> list[str]:
-    if server == "gunicorn":
-        return [
-            str(BIN / "gunicorn"),
-            "--workers=2",
-            f"--bind=127.0.0.1:{port}",
-            "--graceful-timeout=5",
-            "examples.blog.wsgi:app",
-        ]
-    return [
-        str(BIN / "granian"),
-        "--interface=wsgi",
-        "--host=127.0.0.1",
-        f"--port={port}",
-        "--workers=1",
-        "examples.blog.wsgi:app",
-    ]
+from ._support import Http, free_port, running, server_command
 
 
 @pytest.mark.parametrize("server", ["gunicorn", "granian"])

@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -22,9 +21,8 @@ import pytest
 from examples.blog import create_app
 from examples.blog.db import DEMO_PASSWORD, DEMO_USERNAME, seed_demo
 
-from ._support import Http, free_port, running
+from ._support import Http, free_port, running, server_command
 
-BIN = Path(sys.executable).parent
 SECONDS = int(os.environ.get("SOAK_SECONDS", "10"))
 CONNECTIONS = 16
 
@@ -68,24 +66,6 @@ function done(summary, latency, requests)
   io.write(string.format("SOAK created=%d server_errors=%d unexpected=%d\\n", c, e, u))
 end
 """
-
-
-def server_command(server: str, port: int) -> list[str]:
-    if server == "gunicorn":
-        return [
-            str(BIN / "gunicorn"),
-            "--workers=2",
-            f"--bind=127.0.0.1:{port}",
-            "examples.blog.wsgi:app",
-        ]
-    return [
-        str(BIN / "granian"),
-        "--interface=wsgi",
-        "--host=127.0.0.1",
-        f"--port={port}",
-        "--workers=1",
-        "examples.blog.wsgi:app",
-    ]
 
 
 def worker_rss_kb(parent: int) -> int:
