@@ -15,7 +15,7 @@ import typing as t
 from .scenarios import LOGGED_IN, REAL, SCENARIOS, environ, fresh
 
 #: Requests per scenario are ``n // DIVISOR``: these cost far more than a route.
-DIVISOR = {"upload_1m": 20} | {s: 5 for s in REAL}
+DIVISOR = {"upload_1m": 20} | {s: 3 for s in REAL}
 
 
 def load(framework: str) -> dict[str, t.Any]:
