@@ -16,7 +16,7 @@ from ._support import Http, free_port, running, server_command
 @pytest.mark.parametrize("server", ["gunicorn", "granian"])
 def test_blog_over_http(server: str, tmp_path: Path) -> None:
     database = tmp_path / "served.sqlite"
-    app = create_app({"DATABASE": str(database)})
+    app = create_app({"DATABASE": str(database), "SECRET_KEY": "seed"})
     with app.app_context():
         seed_demo()
     port = free_port()
@@ -100,3 +100,32 @@ def test_blog_over_http(server: str, tmp_path: Path) -> None:
     output = log.read_text()
     if server == "gunicorn":
         assert output.count("Booting worker with pid") == 2, output
+
+
+def test_gunicorn_without_a_key_generates_one_for_all_workers(tmp_path: Path) -> None:
+    """No BLOG_SECRET_KEY: the workers share a key generated into the instance
+    folder on first start, and a restart keeps it (sessions survive)."""
+    database = tmp_path / "keyless.sqlite"
+    app = create_app({"DATABASE": str(database), "SECRET_KEY": "seed"})
+    with app.app_context():
+        seed_demo()
+    key_file = tmp_path / "instance" / "secret_key"
+    env = {
+        "BLOG_DATABASE": str(database),
+        "BLOG_SECRET_KEY": "",  # unset, whatever this machine's environment says
+        "BLOG_SECRET_KEY_FILE": str(key_file),
+    }
+    port = free_port()
+    client = Http(f"http://127.0.0.1:{port}")
+    signed_in = "Signed in as <strong>demo</strong>"
+    with running(server_command("gunicorn", port), port, tmp_path / "1.log", env):
+        assert "Logged in as demo." in client.login(DEMO_USERNAME, DEMO_PASSWORD)
+        # Enough requests for both workers to check the signature.
+        for _ in range(8):
+            assert signed_in in client.text("/")[1]
+    key = key_file.read_text().strip()
+    assert len(key) == 64
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    with running(server_command("gunicorn", port), port, tmp_path / "2.log", env):
+        assert signed_in in client.text("/")[1]
+    assert key_file.read_text().strip() == key

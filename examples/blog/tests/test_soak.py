@@ -95,7 +95,7 @@ def test_soak(server: str, tmp_path: Path) -> None:
     wrk = shutil.which("wrk")
     assert wrk, "wrk is missing: install it: apt-get install wrk"
     database = tmp_path / "soak.sqlite"
-    app = create_app({"DATABASE": str(database)})
+    app = create_app({"DATABASE": str(database), "SECRET_KEY": "seed"})
     with app.app_context():
         seed_demo()
     port = free_port()
