@@ -2,11 +2,15 @@
 
 ``python -m benchmarks.asgi_worker FRAMEWORK N SCENARIO...``
 
-One event loop for the whole run: the lifespan startup is completed first
-(when the app takes part in it), then each request is a direct ``await
+The requests are those of :data:`benchmarks.scenarios.SCENARIOS`. Every peer
+answers :data:`ASGI_SCENARIOS`; erlen also serves the real applications
+(:data:`ERLEN_ASGI_SCENARIOS`) through their ``app.asgi_app``.
+
+One event loop for the whole run: each app's lifespan startup is completed
+first (when the app takes part in it), then each request is a direct ``await
 app(scope, receive, send)`` with a copy of a prepared scope, a ``receive`` that
-hands over the (empty) body and then waits, as a server's would, for a
-disconnect that never comes, and a ``send`` that collects the messages.
+hands over the body and then waits, as a server's would, for a disconnect
+that never comes, and a ``send`` that collects the messages.
 """
 
 from __future__ import annotations
@@ -20,32 +24,44 @@ import time
 import typing as t
 
 from .asgi_apps import FACTORIES
+from .scenarios import LOGGED_IN, REAL, SCENARIOS
+from .worker import DIVISOR
 
-#: scenario -> path (all GET without a body).
-ASGI_SCENARIOS = {"text": "/hello/world", "json": "/json", "async": "/async/world"}
+#: Scenarios every ASGI framework answers, and those erlen answers.
+ASGI_SCENARIOS = ("text", "json", "async")
+ERLEN_ASGI_SCENARIOS = tuple(s for s in SCENARIOS if s in REAL) + ASGI_SCENARIOS
 Message = dict[str, t.Any]
 
 
-def scope_for(path: str) -> dict[str, t.Any]:
-    """The ``http`` scope a server would pass for ``GET path``."""
-    return {
+def scope_for(name: str, cookie: str | None = None) -> tuple[dict[str, t.Any], bytes]:
+    """The ``http`` scope a server would pass for scenario ``name``, and the body."""
+    _, method, path, body, ctype, _ = SCENARIOS[name]
+    headers = [(b"host", b"localhost"), (b"user-agent", b"bench")]
+    if body or method == "POST":
+        headers.append((b"content-length", str(len(body)).encode()))
+    if ctype:
+        headers.append((b"content-type", ctype.encode()))
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"host", b"localhost"), (b"user-agent", b"bench")],
+        "headers": headers,
         "client": ("127.0.0.1", 50000),
         "server": ("localhost", 80),
     }
+    return scope, body
 
 
 async def call(
-    app: t.Any, scope: dict[str, t.Any], state: dict[str, t.Any]
+    app: t.Any, scope: dict[str, t.Any], body: bytes, state: dict[str, t.Any]
 ) -> list[Message]:
     """One request; returns the messages the app sent."""
     sent: list[Message] = []
@@ -55,7 +71,7 @@ async def call(
         nonlocal delivered
         if not delivered:
             delivered = True
-            return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": False}
         await asyncio.get_running_loop().create_future()  # until cancelled
         raise AssertionError("unreachable")
 
@@ -124,31 +140,62 @@ class Lifespan:
             self.task.cancel()
 
 
-async def run(app: t.Any, n: int, scenarios: list[str]) -> dict[str, t.Any]:
-    out: dict[str, t.Any] = {"available": True, "us": {}, "responses": {}}
-    lifespan = Lifespan(app)
-    out["lifespan"] = await lifespan.startup()
+def erlen_targets(scenarios: list[str]) -> dict[str, tuple[t.Any, str | None]]:
+    """Scenario -> (erlen's ASGI app, cookie), empty when erlen has no asgi_app."""
+    from . import worker
+    from .real_apps import session_cookie
+
+    apps = worker.load("erlen")
+    out: dict[str, tuple[t.Any, str | None]] = {}
     for name in scenarios:
-        scope = scope_for(ASGI_SCENARIOS[name])
-        out["responses"][name] = describe(await call(app, scope, lifespan.state))
-        for _ in range(min(n, 200)):
-            await call(app, scope, lifespan.state)
+        app_name = SCENARIOS[name][0]
+        app, cookie = apps[app_name], None
+        if name in REAL:
+            app = app()  # a fresh app and database, as on the WSGI side
+            if name in LOGGED_IN:
+                cookie = session_cookie(app, app_name)
+        asgi = getattr(app, "asgi_app", None)
+        if asgi is None:
+            return {}
+        out[name] = (asgi, cookie)
+    return out
+
+
+async def run(targets: dict[str, tuple[t.Any, str | None]], n: int) -> dict[str, t.Any]:
+    out: dict[str, t.Any] = {"available": True, "us": {}, "responses": {}}
+    lifespans: dict[int, Lifespan] = {}
+    for name, (app, cookie) in targets.items():
+        key = id(getattr(app, "__self__", app))  # bound asgi_app: one per app
+        if key not in lifespans:
+            lifespans[key] = lifespan = Lifespan(app)
+            out["lifespan"] = await lifespan.startup()
+        state = lifespans[key].state
+        scope, body = scope_for(name, cookie)
+        out["responses"][name] = describe(await call(app, scope, body, state))
+        count = max(20, n // DIVISOR.get(name, 1))
+        for _ in range(min(count, 200)):
+            await call(app, scope, body, state)
         start = time.perf_counter()
-        for _ in range(n):
-            await call(app, scope, lifespan.state)
-        out["us"][name] = (time.perf_counter() - start) / n * 1e6
-    await lifespan.shutdown()
+        for _ in range(count):
+            await call(app, scope, body, state)
+        out["us"][name] = (time.perf_counter() - start) / count * 1e6
+    for lifespan in lifespans.values():
+        await lifespan.shutdown()
     return out
 
 
 def main() -> None:
     framework, n = sys.argv[1], int(sys.argv[2])
     scenarios = sys.argv[3:]
-    app = FACTORIES[framework]()
-    if app is None:
+    if framework == "erlen":
+        targets = erlen_targets(scenarios)
+    else:
+        app = FACTORIES[framework]()
+        targets = {s: (app, None) for s in scenarios if s in ASGI_SCENARIOS}
+    if not targets:
         out: dict[str, t.Any] = {"available": False, "us": {}, "responses": {}}
     else:
-        out = asyncio.run(run(app, n, scenarios))
+        out = asyncio.run(run(targets, n))
     out["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     json.dump(out, sys.stdout)
 

@@ -31,7 +31,7 @@ import time
 import typing as t
 from importlib import metadata
 
-from .asgi_worker import ASGI_SCENARIOS
+from .asgi_worker import ASGI_SCENARIOS, ERLEN_ASGI_SCENARIOS
 from .real_apps import ensure_flaskr
 from .scenarios import REAL, SCENARIOS
 
@@ -635,6 +635,24 @@ def _render_asgi(asgi: dict[str, t.Any], wsgi_us: dict[str, t.Any]) -> list[str]
             + f" | {over('starlette')} | {over('quart')} | {over('flask-wsgi')} |"
         )
     lines.append("")
+    real = asgi.get("real_scenarios", [])
+    if real and ip["available"].get("erlen"):
+        lines += [
+            "The real applications over ASGI (erlen only: Flask has no ASGI side),",
+            "the same requests as in the first table:",
+            "",
+            "| scenario | erlen ASGI | erlen WSGI | Flask WSGI"
+            " | Flask WSGI / erlen ASGI |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for s in real:
+            e = aus.get("erlen", {}).get(s)
+            f = wsgi_us.get("flask", {}).get(s)
+            lines.append(
+                f"| {s} | {_us(e)} | {_us(wsgi_us.get('erlen', {}).get(s))} | "
+                f"{_us(f)} | " + (f"**{f / e:.2f}x**" if e and f else "-") + " |"
+            )
+        lines.append("")
     if ip["available"].get("erlen") is False:
         lines += [
             "erlen's column is `-`: this erlen has no `app.asgi_app` yet (issue 11);",
@@ -698,9 +716,11 @@ def main(argv: list[str] | None = None) -> int:
     results["mismatches"] = mismatches(results["in_process"]["responses"])
     if not args.no_asgi and asgi_frameworks:
         asgi_scenarios = list(ASGI_SCENARIOS)
-        ip = asgi_in_process(asgi_frameworks, asgi_scenarios, rounds, n)
+        real = [s for s in ERLEN_ASGI_SCENARIOS if s in REAL and s in scenarios]
+        ip = asgi_in_process(asgi_frameworks, real + asgi_scenarios, rounds, n)
         results["asgi"] = {
             "scenarios": asgi_scenarios,
+            "real_scenarios": real,
             "in_process": ip,
             "mismatches": asgi_mismatches(
                 ip["responses"], results["in_process"]["responses"]
