@@ -336,6 +336,59 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
+def profiles(scenarios: list[str]) -> dict[str, t.Any]:
+    """cProfile of erlen on each real-app scenario (benchmarks/profile.py)."""
+    out = {}
+    for name in scenarios:
+        res = subprocess.run(
+            [sys.executable, "-m", "benchmarks.profile", "erlen", name, "300"],
+            cwd=ROOT,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
+        out[name] = json.loads(res.stdout)
+    return out
+
+
+def _render_profiles(prof: dict[str, t.Any]) -> list[str]:
+    names = list(prof)
+    libs: list[str] = []
+    for p in prof.values():
+        libs += [lib for lib in p["by_library"] if lib not in libs]
+    lines = [
+        "## Where erlen's time goes on the real pages (cProfile)",
+        "",
+        "Share of the profiled time by the library owning the code (Jinja2",
+        "includes the compiled templates; cProfile inflates small functions, so",
+        "these are proportions, not times). sqlite3 and the standard library are",
+        "the same work on Flask: the floor no framework change removes.",
+        "",
+        "| library | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for lib in libs:
+        cells = [f"{p['by_library'].get(lib, 0) * 100:.0f}%" for p in prof.values()]
+        lines.append(f"| {lib} | " + " | ".join(cells) + " |")
+    first = names[0]
+    lines += [
+        "",
+        f"Top functions on `{first}` (own time):",
+        "",
+        "| function | where | library | share | calls/request |",
+        "|---|---|---|---:|---:|",
+    ]
+    for f in prof[first]["top"][:12]:
+        function = f["function"].replace("|", "\\|")
+        lines.append(
+            f"| `{function}` | {f['where']} | {f['library']} | "
+            f"{f['share'] * 100:.1f}% | {f['calls_per_request']:.0f} |"
+        )
+    return [*lines, ""]
+
+
 def _server_cmd(server: str, target: str, port: int) -> list[str]:
     """The command line serving ``target`` on loopback with one worker."""
     bindir = os.path.dirname(sys.executable)
@@ -545,6 +598,9 @@ def render(results: dict[str, t.Any]) -> str:
         "status, body, key headers of erlen vs Flask, every scenario above",
         results["mismatches"],
     )
+    prof = results.get("profiles")
+    if prof:
+        lines += _render_profiles(prof)
     asgi = results.get("asgi")
     if asgi:
         lines += _render_asgi(asgi, us)
@@ -729,6 +785,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick:
         results["import_ms"] = import_times(frameworks)
         results["scaling"] = scaling()
+        real = [s for s in scenarios if s in REAL]
+        if real and "erlen" in frameworks:
+            results["profiles"] = profiles(real)
         if not args.no_servers:
             results["servers"] = servers(frameworks, args.seconds)
             if "asgi" in results:
