@@ -1,6 +1,6 @@
 """Where a real page's time goes: one scenario under cProfile; JSON on stdout.
 
-``python -m benchmarks.profile FRAMEWORK SCENARIO [N]``
+``python -m benchmarks.profile FRAMEWORK N SCENARIO`` (the workers' arguments)
 
 The shares are of the profiled time, grouped by the library that owns the
 code (erlen, Werkzeug, Jinja2 with the compiled templates, MarkupSafe,
@@ -47,8 +47,7 @@ def owner(filename: str, function: str) -> str:
 
 
 def main() -> None:
-    framework, name = sys.argv[1], sys.argv[2]
-    n = int(sys.argv[3]) if len(sys.argv) > 3 else 300
+    framework, n, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     app_name = SCENARIOS[name][0]
     app = load(framework)[app_name]
     cookie = None

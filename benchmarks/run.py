@@ -338,19 +338,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def profiles(scenarios: list[str]) -> dict[str, t.Any]:
     """cProfile of erlen on each real-app scenario (benchmarks/profile.py)."""
-    out = {}
-    for name in scenarios:
-        res = subprocess.run(
-            [sys.executable, "-m", "benchmarks.profile", "erlen", name, "300"],
-            cwd=ROOT,
-            env=_env(),
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=300,
-        )
-        out[name] = json.loads(res.stdout)
-    return out
+    return {s: run_worker("erlen", 300, [s], "benchmarks.profile") for s in scenarios}
 
 
 def _render_profiles(prof: dict[str, t.Any]) -> list[str]:
