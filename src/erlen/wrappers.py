@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import typing as t
+from http import HTTPStatus
 from io import BytesIO
 from types import GeneratorType
 
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+from werkzeug.sansio.response import Response as _SansIOResponse
 from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
@@ -169,6 +172,51 @@ class Response(_WerkzeugResponse):
     json_module = json
     autocorrect_location_header = False
 
+    def __init__(
+        self,
+        response: t.Iterable[bytes] | bytes | t.Iterable[str] | str | None = None,
+        status: int | str | HTTPStatus | None = None,
+        headers: t.Mapping[str, str | t.Iterable[str]]
+        | t.Iterable[tuple[str, str]]
+        | None = None,
+        mimetype: str | None = None,
+        content_type: str | None = None,
+        direct_passthrough: bool = False,
+    ) -> None:
+        # A str or bytes body and nothing else (what make_response builds for
+        # a view returning a string): the state Werkzeug's __init__ leaves,
+        # set directly. Anything else, or a class that changes any step,
+        # takes Werkzeug's way.
+        body_class = response.__class__
+        if (
+            (body_class is str or body_class is bytes)
+            and status is None
+            and headers is None
+            and mimetype is None
+            and content_type is None
+            and direct_passthrough is False
+        ):
+            plan = _init_plans.get(self.__class__)
+            if plan is None:
+                plan = _init_plan(self.__class__)
+            if plan is not _NO_PLAN:
+                body: bytes = response.encode() if body_class is str else response  # type: ignore[union-attr,assignment]
+                header_list = plan.headers.copy()
+                if plan.length:
+                    header_list.append(("Content-Length", str(len(body))))
+                new_headers = _new_headers()
+                new_headers._list = header_list
+                self.headers = new_headers
+                self._status = plan.status
+                self._status_code = plan.status_code
+                self.direct_passthrough = False
+                self._on_close = []
+                self.response = [body]
+                return
+        super().__init__(
+            response, status, headers, mimetype, content_type, direct_passthrough
+        )
+
     def _has_location(self) -> bool:
         for key, _ in self.headers.items():
             lower = key.lower()
@@ -251,6 +299,77 @@ class _EncodedStream:
 
     def close(self) -> None:
         self.gen.close()
+
+
+class _InitPlan:
+    """What Werkzeug's ``Response.__init__`` makes of a plain body for one
+    class: the headers before ``Content-Length``, whether that is set, and
+    the default status."""
+
+    __slots__ = ("headers", "length", "status", "status_code")
+
+    def __init__(
+        self, headers: list[tuple[str, str]], length: bool, status: str, code: int
+    ) -> None:
+        self.headers = headers
+        self.length = length
+        self.status = status
+        self.status_code = code
+
+
+_NO_PLAN = _InitPlan([], False, "", 0)
+_init_plans: dict[type, _InitPlan] = {}
+
+
+def _plain_headers() -> bool:
+    # Headers() holds nothing but its list (true of every Werkzeug 3.x).
+    return vars(Headers()) == {"_list": []}
+
+
+_PLAIN_HEADERS = _plain_headers()
+
+
+def _new_headers() -> Headers:
+    return Headers.__new__(Headers)
+
+
+def _init_plan(cls: type[Response]) -> _InitPlan:
+    """The :class:`_InitPlan` of ``cls``, or ``_NO_PLAN`` when a step of
+    Werkzeug's ``__init__`` is changed by the class (then it runs itself).
+    The plan is derived from a real instance made by Werkzeug's code."""
+    plan = _NO_PLAN
+    stock = all(
+        getattr(cls, name) is getattr(_WerkzeugResponse, name)
+        for name in ("set_data", "status", "status_code", "_clean_status")
+    ) and all(
+        # Nothing between this class and Werkzeug's Response initialises.
+        "__init__" not in klass.__dict__
+        for klass in cls.__mro__[cls.__mro__.index(Response) + 1 :]
+        if klass not in (_WerkzeugResponse, _SansIOResponse, object)
+    )
+    if stock and _PLAIN_HEADERS and Response in cls.__mro__:
+        probe = cls.__new__(cls)
+        _WerkzeugResponse.__init__(probe, "")
+        header_list = probe.headers.to_wsgi_list()
+        length = ("Content-Length", "0") in header_list
+        if length and header_list[-1] == ("Content-Length", "0"):
+            header_list.pop()
+        if (
+            header_list.count(("Content-Length", "0")) == 0
+            and set(vars(probe))
+            == {
+                "headers",
+                "_status",
+                "_status_code",
+                "direct_passthrough",
+                "_on_close",
+                "response",
+            }
+            and type(probe.headers) is Headers
+        ):
+            plan = _InitPlan(header_list, length, probe._status, probe._status_code)
+    _init_plans[cls] = plan
+    return plan
 
 
 _plain_classes: dict[type, bool] = {}
