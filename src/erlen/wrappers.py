@@ -9,13 +9,14 @@ from types import GeneratorType
 
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
 from werkzeug.sansio.response import Response as _SansIOResponse
 from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
-from werkzeug.wsgi import get_content_length
+from werkzeug.wsgi import LimitedStream, get_content_length
 
-from . import json
+from . import formparser, json
 from .globals import _cv_app
 
 if t.TYPE_CHECKING:
@@ -119,7 +120,8 @@ class Request(_WerkzeugRequest):
         return _split_blueprint_path(name)
 
     def _load_form_data(self) -> None:
-        super()._load_form_data()
+        if not self._load_urlencoded():
+            super()._load_form_data()
         # In debug mode, accessing a missing file explains the enctype mistake.
         app_ctx = _cv_app.get(None)
         if (
@@ -131,6 +133,57 @@ class Request(_WerkzeugRequest):
             from .debughelpers import attach_enctype_error_multidict
 
             attach_enctype_error_multidict(self)
+
+    def _load_urlencoded(self) -> bool:
+        """Parse an urlencoded body exactly as Werkzeug's form parser would,
+        without its parser object, content-type parsing and stream layers.
+
+        Only taken when the result is certain to be Werkzeug's: a known
+        urlencoded content type, a plain decimal ``Content-Length``, no
+        chunked transfer, a stream nobody has read, and none of the steps
+        changed by a subclass. The limits act as in Werkzeug:
+        ``max_content_length`` (413 before reading) and, where this Werkzeug
+        applies it to urlencoded bodies, ``max_form_memory_size``. Returns
+        ``False`` (nothing done) to let Werkzeug handle the request.
+        """
+        d = self.__dict__
+        environ = self.environ
+        ctype = environ.get("CONTENT_TYPE")
+        length = environ.get("CONTENT_LENGTH")
+        if (
+            ctype.__class__ is not str
+            or length.__class__ is not str
+            or ctype.lower() not in formparser.URLENCODED_TYPES
+            or not (length.isascii() and length.isdigit())
+            or "form" in d
+            or "stream" in d
+            or d.get("_cached_data") is not None
+            or "HTTP_TRANSFER_ENCODING" in environ
+            or self.shallow
+            or not _plain_form(self.__class__)
+        ):
+            return False
+        content_length = int(length)
+        limit = self.max_content_length
+        if limit is not None and content_length > limit:
+            raise RequestEntityTooLarge()
+        raw = environ["wsgi.input"]
+        if "wsgi.input_terminated" in environ:
+            if limit is not None:
+                return False  # Werkzeug's maximum-limited stream
+            stream = raw
+        else:
+            stream = LimitedStream(raw, content_length)
+        d["stream"] = stream
+        if formparser.MEMORY_LIMIT_APPLIES:
+            memory = self.max_form_memory_size
+            if memory is not None and content_length > memory:
+                raise RequestEntityTooLarge()
+        items = formparser.parse_urlencoded(stream.read())
+        storage = self.parameter_storage_class
+        d["form"] = storage() if items is None else storage(items)
+        d["files"] = storage()
+        return True
 
     def get_json(
         self, force: bool = False, silent: bool = False, cache: bool = True
@@ -389,6 +442,43 @@ def _plain_wsgi(cls: type) -> bool:
                 "iter_encoded",
                 "close",
             )
+        )
+    return plain
+
+
+_plain_form_classes: dict[type, bool] = {}
+
+# What Werkzeug's form loading goes through; a request class that changes
+# any of them parses its own way.
+_FORM_STEPS = (
+    "want_form_data_parsed",
+    "make_form_data_parser",
+    "form_data_parser_class",
+    "_get_stream_for_parsing",
+    "stream",
+    "mimetype",
+    "mimetype_params",
+    "content_length",
+    "max_content_length",
+    "max_form_memory_size",
+    "_load_urlencoded",
+)
+
+
+def _plain_form(cls: type) -> bool:
+    """Whether ``cls`` loads forms with erlen's and Werkzeug's own steps, so
+    that :meth:`Request._load_urlencoded` gives the same result."""
+    plain = _plain_form_classes.get(cls)
+    if plain is None:
+        parser = getattr(cls, "form_data_parser_class", None)
+        plain = _plain_form_classes[cls] = (
+            formparser.ENABLED
+            and all(
+                getattr(cls, name) is getattr(Request, name) for name in _FORM_STEPS
+            )
+            and parser is FormDataParser
+            and FormDataParser.parse is formparser.STOCK_PARSE
+            and FormDataParser._parse_urlencoded is formparser.STOCK_PARSE_URLENCODED
         )
     return plain
 
