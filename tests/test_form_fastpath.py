@@ -44,7 +44,7 @@ CONTENT_TYPES = [
 ]
 
 text = st.text(
-    alphabet=st.sampled_from(list("ab z+%=&;é€☃\x00\t") + ["\ud7ff", "\U0001f600"]),
+    alphabet=st.sampled_from([*"ab z+%=&;é€☃\x00\t", "\ud7ff", "\U0001f600"]),
     max_size=8,
 )
 
@@ -68,7 +68,23 @@ def bodies(draw: st.DrawFn) -> bytes:
         elif kind == "bare":
             parts.append(quote_plus(key))
         else:
-            parts.append(draw(st.sampled_from(["%", "%4", "%zz", "%ff", "%e2%82", "a=%C3%28", "=", ";", "k;=v"])))
+            parts.append(
+                draw(
+                    st.sampled_from(
+                        [
+                            "%",
+                            "%4",
+                            "%zz",
+                            "%ff",
+                            "%e2%82",
+                            "a=%C3%28",
+                            "=",
+                            ";",
+                            "k;=v",
+                        ]
+                    )
+                )
+            )
     body = "&".join(parts).encode("utf-8", "surrogatepass")
     if draw(st.booleans()):
         body += draw(st.sampled_from([b"&\xff=1", b"\xc3", b"&x=\x80"]))
@@ -112,9 +128,7 @@ def make_environ(
     return environ
 
 
-@settings(
-    max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     body=bodies(),
     ctype=st.sampled_from(CONTENT_TYPES),
@@ -205,7 +219,10 @@ def app() -> Erlen:
 
     @app.post("/form")
     def form() -> t.Any:
-        return {"form": list(request.form.items(multi=True)), "files": len(request.files)}
+        return {
+            "form": list(request.form.items(multi=True)),
+            "files": len(request.files),
+        }
 
     return app
 

@@ -453,9 +453,17 @@ _cookie_templates: dict[tuple[str, t.Any], tuple[str, str, str]] = {}
 
 
 #: ``(domain, path, secure, httponly, samesite, partitioned)`` of a cookie.
-_CookieAttrs = tuple[
-    str | None, str | None, bool, bool, str | None, bool
-]
+_CookieAttrs = tuple[str | None, str | None, bool, bool, str | None, bool]
+
+
+def _cookie_attr(key: str, value: t.Any) -> str:
+    # dump_cookie's rule: None and False are left out, True is the bare
+    # name, anything else (even "" or 0) is key=value.
+    if value is None or value is False:
+        return ""
+    if value is True:
+        return f"; {key}"
+    return f"; {key}={value}"
 
 
 def _cookie_template(name: str, attrs: _CookieAttrs) -> tuple[str, str, str]:
@@ -479,14 +487,14 @@ def _cookie_template(name: str, attrs: _CookieAttrs) -> tuple[str, str, str]:
     if partitioned:
         secure = True
     head = f"{name.encode().decode('latin1')}="
-    mid = f"; Domain={domain}" if domain else ""
+    mid = _cookie_attr("Domain", domain)
     tail = "".join(
         [
-            "; Secure" if secure else "",
-            "; HttpOnly" if httponly else "",
-            "" if path is None else f"; Path={path}",
-            "" if samesite is None else f"; SameSite={samesite}",
-            "; Partitioned" if partitioned else "",
+            _cookie_attr("Secure", secure),
+            _cookie_attr("HttpOnly", httponly),
+            _cookie_attr("Path", path),
+            _cookie_attr("SameSite", samesite),
+            _cookie_attr("Partitioned", partitioned),
         ]
     )
     if len(_cookie_templates) > 64:
@@ -508,7 +516,19 @@ def _set_session_cookie(
     quotes), the same header is built from a per-config template; an
     oversized cookie still goes through ``set_cookie`` so that Werkzeug warns
     about it in its own words."""
-    if templated and _COOKIES_AS_WERKZEUG and _plain_vary(type(response)):
+    domain, path, secure, httponly, samesite, partitioned = attrs
+    if (
+        templated
+        and _COOKIES_AS_WERKZEUG
+        # Exact types, so that equal keys (True and 1) mean equal cookies.
+        and secure.__class__ is bool
+        and httponly.__class__ is bool
+        and partitioned.__class__ is bool
+        and (domain is None or domain.__class__ is str)
+        and (path is None or path.__class__ is str)
+        and (samesite is None or samesite.__class__ is str)
+        and _plain_vary(type(response))
+    ):
         head, mid, tail = _cookie_template(name, attrs)
         if expires is None:
             header = f"{head}{value}{mid}{tail}"
@@ -518,7 +538,6 @@ def _set_session_cookie(
         if not max_size or len(header) <= max_size:
             response.headers.add("Set-Cookie", header)
             return
-    domain, path, secure, httponly, samesite, partitioned = attrs
     response.set_cookie(
         name,
         value,
