@@ -18,8 +18,11 @@ The conventions, per page (``docs/*.md``):
   server, importing a project that does not exist).
 - Console, shell and other blocks are not run.
 
-A page must leave no application or request context pushed, and the signals,
-loggers and modules it creates are removed after it.
+Pages run as in a fresh interpreter: no ``ERLEN_*``/``FLASK_*`` variables
+(except ``ERLEN_TEST_PROTOCOL``) and no handler on the root logger. A page
+must leave no application or request context pushed; its environment
+variables, signal receivers, logging configuration and modules are undone
+after it.
 """
 
 from __future__ import annotations
