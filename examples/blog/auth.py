@@ -11,6 +11,8 @@ from werkzeug.security import check_password_hash
 
 from erlen import (
     Blueprint,
+    Response,
+    abort,
     flash,
     g,
     redirect,
@@ -20,7 +22,7 @@ from erlen import (
     url_for,
 )
 
-from . import models
+from . import models, tokens
 from .db import create_user
 from .errors import json_error
 
@@ -29,11 +31,48 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: ``WWW-Authenticate`` of the API's 401 answers (RFC 6750).
+BEARER_CHALLENGE = 'Bearer realm="blog"'
+
+
+def unauthorized(message: str, error: str | None = None) -> Response:
+    """The API's 401: JSON, with the challenge naming the Bearer scheme."""
+    response = json_error(401, message)
+    challenge = BEARER_CHALLENGE + (f', error="{error}"' if error else "")
+    response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
 @bp.before_app_request
-def load_logged_in_user() -> None:
-    """Put the logged-in user's row (or ``None``) on ``g.user``."""
+def load_logged_in_user() -> Response | None:
+    """Put the user's row (or ``None``) on ``g.user`` and how they proved who
+    they are on ``g.auth`` (``"session"``, ``"token"`` or ``None``).
+
+    The API reads an ``Authorization`` header, if there is one, instead of the
+    session: a valid ``Bearer`` token or a 401, whatever the endpoint, so a
+    mistyped or revoked token never passes for an anonymous reader.
+    """
+    g.user = None
+    g.auth = None
+    if request.blueprint == "api" and "Authorization" in request.headers:
+        token = tokens.bearer_token()
+        if token is None:
+            return unauthorized(
+                "Send an API token as 'Authorization: Bearer <token>'.",
+                "invalid_request",
+            )
+        user = tokens.user_for_token(token)
+        if user is None:
+            return unauthorized(
+                "The API token is wrong or has been revoked.", "invalid_token"
+            )
+        g.user, g.auth = user, "token"
+        return None
     user_id = session.get("user_id")
-    g.user = models.get_user(user_id) if isinstance(user_id, int) else None
+    if isinstance(user_id, int):
+        g.user = models.get_user(user_id)
+        g.auth = "session" if g.user is not None else None
+    return None
 
 
 def login_required(view: F) -> F:
@@ -43,7 +82,10 @@ def login_required(view: F) -> F:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if g.user is None:
             if request.blueprint == "api":
-                return json_error(401, "Log in first: this needs a session.")
+                return unauthorized(
+                    "Log in first, or send an API token:"
+                    " 'Authorization: Bearer <token>'."
+                )
             flash("Please log in to continue.", "warning")
             return redirect(url_for("auth.login", next=current_path()))
         return view(*args, **kwargs)
@@ -132,3 +174,42 @@ def logout() -> Any:
     session.clear()
     flash("You have been logged out.", "info")
     return redirect(url_for("blog.index"))
+
+
+@bp.route("/tokens", methods=("GET", "POST"))
+@login_required
+def api_tokens() -> Any:
+    """List the user's API tokens; a POST creates one and shows it, once."""
+    name = ""
+    error = None
+    new_token = None
+    status = 200
+    if request.method == "POST":
+        name = request.form.get("name", "")
+        error = tokens.validate_name(name)
+        if error is None:
+            _, new_token = tokens.create_token(g.user["id"], name)
+            flash(f"Created the token {name.strip()!r}: copy it now.", "success")
+            name = ""
+            status = 201
+        else:
+            status = 422
+    return render_template(
+        "auth/tokens.html",
+        tokens=tokens.list_tokens(g.user["id"]),
+        name=name,
+        errors={"name": error} if error else {},
+        new_token=new_token,
+    ), status
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_api_token(token_id: int) -> Any:
+    """Revoke one of the user's tokens (a 404 for anyone else's)."""
+    token = tokens.get_token(g.user["id"], token_id)
+    if token is None:
+        abort(404, description=f"You have no API token {token_id}.")
+    tokens.revoke_token(g.user["id"], token_id)
+    flash(f"Revoked the token {token['name']!r}.", "info")
+    return redirect(url_for("auth.api_tokens"))

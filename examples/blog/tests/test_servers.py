@@ -66,8 +66,17 @@ def test_blog_over_http(server: str, tmp_path: Path) -> None:
         page = client.login(DEMO_USERNAME, DEMO_PASSWORD)
         assert "Logged in as demo." in page
 
+        # The session writes the API with its CSRF token, as a page's script.
+        csrf = {"X-CSRF-Token": client.api_csrf_token()}
+        status, _, body = client.request(
+            "POST", "/api/posts", json_body={"title": "t", "body": "b"}
+        )
+        assert status == 400, body
         status, headers, body = client.request(
-            "POST", "/api/posts", json_body={"title": "Over HTTP", "body": "*yes*"}
+            "POST",
+            "/api/posts",
+            json_body={"title": "Over HTTP", "body": "*yes*"},
+            headers=csrf,
         )
         assert status == 201, body
         created = json.loads(body)
@@ -79,13 +88,17 @@ def test_blog_over_http(server: str, tmp_path: Path) -> None:
         # the signed session cookie and the database are shared.
         for _ in range(6):
             status, _, body = client.request(
-                "PATCH", location, json_body={"title": "Patched"}
+                "PATCH", location, json_body={"title": "Patched"}, headers=csrf
             )
             assert status == 200, body
             assert json.loads(body)["title"] == "Patched"
 
         status, _, body = client.request(
-            "PUT", location, raw=b"{not json", content_type="application/json"
+            "PUT",
+            location,
+            raw=b"{not json",
+            content_type="application/json",
+            headers=csrf,
         )
         assert status == 400
         assert (
@@ -93,9 +106,35 @@ def test_blog_over_http(server: str, tmp_path: Path) -> None:
             == "The request body is not valid JSON."
         )
 
-        status, _, body = client.request("DELETE", location)
+        status, _, body = client.request("DELETE", location, headers=csrf)
         assert status == 204 and body == b""
         assert client.request("GET", location)[0] == 404
+
+        # An API token, and then curl's way: no cookies, the token only.
+        status, _, body = client.request(
+            "POST", "/api/tokens", json_body={"name": "script"}, headers=csrf
+        )
+        assert status == 201, body
+        token = json.loads(body)
+        bearer = {"Authorization": f"Bearer {token['token']}"}
+        script = Http(f"http://127.0.0.1:{port}")
+        for _ in range(4):  # both workers
+            status, _, body = script.request(
+                "POST",
+                "/api/posts",
+                json_body={"title": "By token", "body": "b"},
+                headers=bearer,
+            )
+            assert status == 201, body
+        status, headers, body = script.request(
+            "DELETE", f"/api/tokens/{token['id']}", headers=bearer
+        )
+        assert status == 204, body
+        status, headers, body = script.request("GET", "/api/tokens", headers=bearer)
+        assert status == 401
+        assert (
+            headers["www-authenticate"] == 'Bearer realm="blog", error="invalid_token"'
+        )
 
     output = log.read_text()
     if server == "gunicorn":
