@@ -83,8 +83,8 @@ def parse(page: Path) -> tuple[list[Snippet], list[tuple[int, str]]]:
             continue
         m = _FENCE.match(lines[i])
         if m is None:
-            assert not stripped.startswith("<!-- no-run"), (
-                f"{page.name}:{i + 1}: malformed no-run marker (needs a reason)"
+            assert not stripped.startswith("<!-- no-run") or _NO_RUN.match(stripped), (
+                f"{page.name}:{i + 1}: malformed no-run marker"
             )
             i += 1
             continue
@@ -204,6 +204,40 @@ def test_page_code_runs(
         isolation.restore()
         os.environ.clear()
         os.environ.update(environ)
+
+
+def test_parse_follows_the_conventions(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "# Page\n\n"
+        "```python\nx = 1\n```\n\n"
+        "<!-- no-run: starts a server that never returns -->\n\n"
+        "```python\napp.run()\n```\n\n"
+        '```html+jinja title="templates/a.html"\n{{ x }}\n```\n\n'
+        "<!-- test\nassert x == 1\n-->\n\n"
+        "```console\n$ erlen run\n```\n\n"
+        "- item\n\n  ```python\n  y = 2\n  ```\n",
+        encoding="utf-8",
+    )
+    snippets, skipped = parse(page)
+    assert [(s.kind, s.code, s.path) for s in snippets] == [
+        ("run", "x = 1", None),
+        ("file", "{{ x }}\n", "templates/a.html"),
+        ("hidden", "assert x == 1", None),
+        ("run", "y = 2", None),
+    ]
+    assert [s.line for s in snippets] == [4, 14, 18, 28]
+    assert skipped == [(9, "starts a server that never returns")]
+
+    page.write_text("<!-- no-run: -->\n```python\nx\n```\n", encoding="utf-8")
+    with pytest.raises(AssertionError, match="no-run needs a reason"):
+        parse(page)
+    page.write_text("- a\n\n  <!-- test\n  x\n  -->\n", encoding="utf-8")
+    with pytest.raises(AssertionError, match="indented <!-- test"):
+        parse(page)
+    page.write_text("```python\nx = 1\n", encoding="utf-8")
+    with pytest.raises(AssertionError, match="unclosed code block"):
+        parse(page)
 
 
 def test_no_run_is_rare() -> None:
