@@ -21,7 +21,7 @@ if [ ${#need[@]} -eq 0 ]; then
     exit 0
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
+if [ "${EUID:-$(id -u)}" -ne 0 ]; then
     {
         echo "make test needs these Debian packages, which are missing: ${need[*]}"
         echo "Install them with this one command, then run make test again:"

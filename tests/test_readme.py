@@ -8,6 +8,8 @@
   ``python -m examples.blog.serve`` (what ``make demo`` runs), on a free port.
 - Error messages quoted by docs/cli.md and docs/sessions.md are what erlen
   prints, spacing included.
+- ``make test`` first installs (or names) the Debian packages the tests need,
+  ``.ci/run`` is just ``make test``, and ``make demo`` needs none of them.
 """
 
 from __future__ import annotations
@@ -247,3 +249,59 @@ def test_sessions_doc_quotes_the_no_secret_key_error() -> None:
         session["x"] = 1
     assert f"RuntimeError: {info.value}" == doc
     assert ".  Set the secret_key" in doc
+
+
+# -- make test's set-up ---------------------------------------------------------------
+
+SYSTEM_DEPS = ROOT / "scripts" / "system-deps.sh"
+
+
+def test_make_test_installs_system_packages_before_anything_else() -> None:
+    result = run(["make", "-n", "test"], cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "bash scripts/system-deps.sh"
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert [line for line in ci.splitlines() if not line.startswith("#")] == [
+        "set -euo pipefail",
+        'cd "$(dirname "$0")/.."',
+        "make test",
+    ]
+    # make demo does not need them.
+    demo = run(["make", "-n", "demo"], cwd=ROOT)
+    assert "system-deps" not in demo.stdout
+
+
+def test_system_deps_cost_nothing_when_present() -> None:
+    result = run(["bash", str(SYSTEM_DEPS)], cwd=ROOT)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_system_deps_name_the_one_command_when_not_root(tmp_path: Path) -> None:
+    # An empty PATH: every package looks missing (but postgresql, found by path).
+    command = ["env", "-i", f"PATH={tmp_path}", "/bin/bash", str(SYSTEM_DEPS)]
+    if os.geteuid() == 0:  # as nobody
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        command += ["env", "-i", f"PATH={tmp_path}", "/bin/bash", str(SYSTEM_DEPS)]
+    result = run(command, cwd=ROOT)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "make test needs these Debian packages, which are missing:"
+        " chromium wrk redis-server curl",
+        "Install them with this one command, then run make test again:",
+        "",
+        "    sudo sh -c 'apt-get update && apt-get install -y"
+        " chromium wrk redis-server curl'",
+        "",
+    ]
+
+
+def test_system_deps_as_root_without_apt_get(tmp_path: Path) -> None:
+    command = ["env", "-i", f"PATH={tmp_path}", "/bin/bash", str(SYSTEM_DEPS)]
+    if os.geteuid() != 0:  # root of a user namespace
+        command = ["unshare", "--map-root-user", *command]
+    result = run(command, cwd=ROOT)
+    assert result.returncode == 1
+    assert "this machine has no apt-get: chromium wrk redis-server curl" in (
+        result.stderr
+    )
