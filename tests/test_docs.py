@@ -190,7 +190,8 @@ def test_page_code_runs(
         for snippet in snippets:
             if snippet.kind == "file":
                 assert snippet.path is not None
-                target = tmp_path / snippet.path
+                target = (tmp_path / snippet.path).resolve()
+                assert target.is_relative_to(tmp_path.resolve()), snippet.path
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(snippet.code, encoding="utf-8")
                 continue
