@@ -165,7 +165,8 @@ def test_headers() -> None:
         ("X-Extra", "1"),
     ]
     assert response.is_streamed
-    assert response.data == b"data: one\n\n"
+    # A first chunk at once (the headers go out with it), then the events.
+    assert response.data == PING + b"data: one\n\n"
 
 
 def test_the_apps_response_class_is_used() -> None:
@@ -219,9 +220,9 @@ def test_sync_keep_alive_while_the_source_is_silent() -> None:
     response = app.test_client().get("/events", buffered=False)
     chunks = list(response.response)
     response.close()
-    assert chunks[0] == b"data: a\n\n"
+    assert chunks[:2] == [PING, b"data: a\n\n"]
     assert chunks[-1] == b"data: b\n\n"
-    pings = chunks[1:-1]
+    pings = chunks[2:-1]
     assert set(pings) == {PING}
     assert 3 <= len(pings) <= 6, chunks
     assert threads == ["erlen-sse"]  # the source ran in the helper thread
@@ -275,6 +276,19 @@ def test_without_keep_alive_the_source_runs_in_the_servers_thread() -> None:
     assert threads == [threading.current_thread()]
 
 
+def counter(closed: threading.Event, interval: float = 0) -> t.Iterator[int]:
+    """0, 1, 2, ... forever; sets ``closed`` when the generator is closed."""
+    try:
+        n = 0
+        while True:
+            yield n
+            n += 1
+            if interval:
+                time.sleep(interval)
+    finally:
+        closed.set()
+
+
 @pytest.mark.parametrize("ping", [None, 5.0])
 def test_closing_the_response_closes_the_source(ping: float | None) -> None:
     app = make_app()
@@ -282,19 +296,10 @@ def test_closing_the_response_closes_the_source(ping: float | None) -> None:
 
     @app.get("/events")
     def events() -> Response:
-        def source() -> t.Iterator[int]:
-            try:
-                n = 0
-                while True:
-                    yield n
-                    n += 1
-            finally:
-                closed.set()
-
-        return sse_response(source(), ping=ping)
+        return sse_response(counter(closed), ping=ping)
 
     response = app.test_client().get("/events", buffered=False)
-    chunks = iter(response.response)
+    chunks = (c for c in response.response if c != PING)
     assert [next(chunks), next(chunks)] == [b"data: 0\n\n", b"data: 1\n\n"]
     assert not closed.is_set()
     response.close()
@@ -323,8 +328,11 @@ def test_a_source_busy_with_an_item_is_closed_when_it_is_ready() -> None:
 
     response = app.test_client().get("/events", buffered=False)
     chunks = iter(response.response)
-    assert next(chunks) == b"data: first\n\n"
-    assert next(chunks) == PING
+    assert [next(chunks), next(chunks), next(chunks)] == [
+        PING,
+        b"data: first\n\n",
+        PING,
+    ]
     response.close()
     assert not closed.is_set()  # a running generator cannot be closed
     release.set()
@@ -367,7 +375,7 @@ def test_a_failing_source_propagates() -> None:
 
     response = app.test_client().get("/events", buffered=False)
     chunks = iter(response.response)
-    assert next(chunks) == b"data: ok\n\n"
+    assert [next(chunks), next(chunks)] == [PING, b"data: ok\n\n"]
     with pytest.raises(LookupError, match="source broke"):
         next(chunks)
     response.close()
@@ -385,7 +393,7 @@ def test_last_event_id_and_stream_with_context() -> None:
             for n in range(start, start + 2):
                 yield Event(request.args["name"], id=n)
 
-        return sse_response(source(), ping=1.0)
+        return sse_response(source(), ping=None)
 
     client = app.test_client()
     assert client.get("/events?name=a").data == b"id: 1\ndata: a\n\nid: 2\ndata: a\n\n"
@@ -478,17 +486,7 @@ def test_real_server_streams_and_closes_the_source_on_disconnect() -> None:
 
     @app.get("/events")
     def events() -> Response:
-        def source() -> t.Iterator[int]:
-            try:
-                n = 0
-                while True:
-                    yield n
-                    n += 1
-                    time.sleep(0.02)
-            finally:
-                closed.set()
-
-        return sse_response(source(), ping=1.0)
+        return sse_response(counter(closed, interval=0.02), ping=1.0)
 
     with Server(app) as server:
         client = server.connect("/events")
@@ -499,7 +497,7 @@ def test_real_server_streams_and_closes_the_source_on_disconnect() -> None:
         assert b"\r\nCache-Control: no-cache\r\n" in head
         assert b"\r\nX-Accel-Buffering: no\r\n" in head
         assert b"content-length" not in head.lower()
-        assert body.startswith(b"data: 0\n\ndata: 1\n\ndata: 2\n\n")
+        assert body.startswith(PING + b"data: 0\n\ndata: 1\n\ndata: 2\n\n")
         client.close()
         assert closed.wait(5), "the generator was not closed"
 
@@ -526,7 +524,9 @@ def test_real_server_keep_alives_notice_a_silent_streams_client_leaving() -> Non
 
     with Server(app) as server:
         client = server.connect("/events")
-        assert client.read_until(b": ping\n\n") == b"data: hello\n\n: ping\n\n"
+        assert client.read_until(b"hello\n\n: ping\n\n") == (
+            PING + b"data: hello\n\n" + PING
+        )
         client.close()
         # Only the pings are written while the source is silent; one of them
         # fails, and the server closes the response.
@@ -604,10 +604,10 @@ def test_async_keep_alive_while_the_source_is_silent() -> None:
         return [chunk async for chunk in response.response]  # type: ignore[attr-defined]
 
     chunks = run(main())
-    assert chunks[0] == b"data: a\n\n"
+    assert chunks[:2] == [PING, b"data: a\n\n"]
     assert chunks[-1] == b"data: b\n\n"
-    assert set(chunks[1:-1]) == {PING}
-    assert 3 <= len(chunks) - 2 <= 6, chunks
+    assert set(chunks[2:-1]) == {PING}
+    assert 3 <= len(chunks) - 3 <= 6, chunks
 
 
 @pytest.mark.parametrize("ping", [None, 0.05])
@@ -630,6 +630,8 @@ def test_aclose_closes_the_async_source(ping: float | None, busy: bool) -> None:
     body = t.cast(t.Any, response.response)
 
     async def main() -> None:
+        if ping is not None:
+            assert await body.__anext__() == PING
         assert await body.__anext__() == b"data: first\n\n"
         if busy and ping is not None:
             assert await body.__anext__() == PING  # the source is in its sleep
@@ -696,6 +698,7 @@ def test_async_source_errors_propagate_and_cancellation_stops_it() -> None:
     body = t.cast(t.Any, async_response(silent(), ping=10.0).response)
 
     async def cancel_consumer() -> None:
+        assert await body.__anext__() == PING
         task = asyncio.ensure_future(body.__anext__())
         await asyncio.sleep(0.1)
         task.cancel()
@@ -728,8 +731,8 @@ def test_sync_stream_of_a_subscription_over_a_real_server() -> None:
         client = server.connect("/live")
         assert subscribed.wait(5)
         broadcast.publish("posts", {"id": 1, "title": "Hello"})
-        body = client.read_until(b"\n\n")
-        # Pings may come first, depending on timing.
+        body = client.read_until(b'"Hello"}\n\n')
+        # Pings come first (one at once, more depending on timing).
         assert body.replace(PING, b"") == (
             b'event: post\ndata: {"id": 1, "title": "Hello"}\n\n'
         )
@@ -754,6 +757,7 @@ def test_async_stream_of_a_subscription() -> None:
 
         with app.test_request_context():
             body = t.cast(t.Any, sse_response(source(), ping=5).response)
+        assert await body.__anext__() == PING
         first = asyncio.ensure_future(body.__anext__())
         backend = broadcast._get_backend()
         while "posts" not in backend.channels:

@@ -224,7 +224,10 @@ def sse_response(
     :param ping: Seconds without an event after which a ``: ping`` comment
         is sent; ``None`` for no keep-alives.
     :param retry: If given, the stream starts with ``retry: <ms>``, the
-        browser's reconnection delay.
+        browser's reconnection delay. Otherwise, with keep-alives, it starts
+        with a ``: ping``: a first chunk is sent at once, so the headers
+        are, and the browser's ``EventSource`` opens without waiting for
+        the first event.
     :param headers: Extra response headers.
     :param status: The status code.
 
@@ -236,7 +239,12 @@ def sse_response(
     """
     if ping is not None and ping <= 0:
         raise ValueError(f"ping must be a positive number of seconds, not {ping}")
-    prelude = b"" if retry is None else Event(retry=retry).encode()
+    # Something goes out at once, so that the headers do (a WSGI server sends
+    # them with the first chunk) and the browser's EventSource opens.
+    if retry is not None:
+        prelude = Event(retry=retry).encode()
+    else:
+        prelude = b"" if ping is None else _PING
     encode = _encoder(_app_dumps())
     body: _SyncEventStream | _AsyncEventStream
     if hasattr(iterable, "__aiter__"):
