@@ -12,6 +12,7 @@ import binascii
 import collections.abc as cabc
 import hashlib
 import hmac
+import json
 import re
 import struct
 import time
@@ -31,6 +32,8 @@ from werkzeug.http import dump_cookie, http_date
 from werkzeug.sansio.request import Request as _SansIORequest
 from werkzeug.sansio.response import Response as _SansIOResponse
 
+from .globals import _cv_app
+from .json.provider import DefaultJSONProvider
 from .json.tag import TaggedJSONSerializer
 
 if t.TYPE_CHECKING:
@@ -262,7 +265,7 @@ class _SessionCodec:
     a text serializer.
     """
 
-    __slots__ = ("macs", "serializer")
+    __slots__ = ("_encoder", "macs", "serializer", "tag_order")
 
     def __init__(self, signer: URLSafeTimedSerializer) -> None:
         base = signer.make_signer()
@@ -273,7 +276,11 @@ class _SessionCodec:
             hmac.new(base.derive_key(key), digestmod=base.digest_method)
             for key in reversed(base.secret_keys)
         ]
-        self.serializer = signer.serializer
+        self.serializer: t.Any = signer.serializer
+        #: The serializer's tags when they are the stock ones (then a dict of
+        #: plain JSON values needs no tagging); ``None`` otherwise.
+        self.tag_order = _stock_tag_order(self.serializer)
+        self._encoder: tuple[t.Any, json.JSONEncoder] | None = None
 
     def _signature(self, mac: t.Any, value: bytes) -> bytes:
         mac = mac.copy()
@@ -282,7 +289,7 @@ class _SessionCodec:
 
     def dumps(self, obj: t.Any) -> str:
         """``URLSafeTimedSerializer.dumps(obj)``."""
-        raw: t.Any = self.serializer.dumps(obj)
+        raw: t.Any = self._dumps_json(obj)
         if isinstance(raw, str):
             raw = raw.encode("utf-8")
         compressed = zlib.compress(raw)
@@ -331,9 +338,82 @@ class _SessionCodec:
             raw: t.Any = _b64decode(payload)
             if compressed:
                 raw = zlib.decompress(raw)
-            return self.serializer.loads(raw.decode("utf-8"))
+            return self._loads_json(raw.decode("utf-8"))
         except Exception:
             return _INVALID
+
+    def _provider(self) -> t.Any:
+        """The current app's JSON provider if it is the stock one, which the
+        tagged serializer's ``dumps``/``loads`` would call; else ``None``."""
+        if self.tag_order is None or tuple(self.serializer.order) != self.tag_order:
+            return None
+        app_ctx = _cv_app.get(None)
+        if app_ctx is None:
+            return None
+        provider = app_ctx.app.json
+        if provider.__class__ is not DefaultJSONProvider or (
+            "dumps" in vars(provider) or "loads" in vars(provider)
+        ):
+            return None
+        return provider
+
+    def _dumps_json(self, obj: t.Any) -> str:
+        """``self.serializer.dumps(obj)``: a session of plain JSON values is
+        its own tagged form, and the provider's ``json.dumps`` call is one
+        reused encoder with the same options."""
+        provider = self._provider()
+        if provider is None or not _untagged(obj, self.serializer.tags):
+            return self.serializer.dumps(obj)  # type: ignore[no-any-return]
+        key = (provider.default, provider.ensure_ascii, provider.sort_keys)
+        cached = self._encoder
+        if cached is None or cached[0] != key:
+            encoder = json.JSONEncoder(
+                default=provider.default,
+                ensure_ascii=provider.ensure_ascii,
+                sort_keys=provider.sort_keys,
+                separators=(",", ":"),
+            )
+            self._encoder = cached = (key, encoder)
+        return cached[1].encode(obj)
+
+    def _loads_json(self, text: str) -> t.Any:
+        """``self.serializer.loads(text)``, leaving a dict of plain JSON
+        values as it is (there is nothing in it to untag)."""
+        if self._provider() is None:
+            return self.serializer.loads(text)
+        data = json.loads(text)
+        if _untagged(data, self.serializer.tags):
+            return data
+        return self.serializer._untag_scan(data)
+
+
+_PLAIN_JSON = frozenset({str, int, float, bool, type(None)})
+_STOCK_TAG_TYPES = tuple(type(tag) for tag in TaggedJSONSerializer().order)
+
+
+def _stock_tag_order(serializer: t.Any) -> tuple[t.Any, ...] | None:
+    """The serializer's tag instances if it is a :class:`TaggedJSONSerializer`
+    with exactly the default tags, in the default order."""
+    if serializer.__class__ is not TaggedJSONSerializer:
+        return None
+    order = tuple(serializer.order)
+    if tuple(type(tag) for tag in order) != _STOCK_TAG_TYPES:
+        return None
+    return order
+
+
+def _untagged(value: t.Any, tags: t.Any) -> bool:
+    """Whether the stock tags leave ``value`` as it is, both ways: a dict of
+    str, int, float, bool and None values that is not a one-item dict keyed
+    by a tag."""
+    if value.__class__ is not dict:
+        return False
+    if len(value) == 1 and next(iter(value)) in tags:
+        return False
+    for item in value.values():  # noqa: SIM110 (a loop is faster than all())
+        if item.__class__ not in _PLAIN_JSON:
+            return False
+    return True
 
 
 # One cookie of a Cookie header, as Werkzeug's parse_cookie reads it: a key,
@@ -423,8 +503,10 @@ def _add_vary_cookie(response: Response) -> None:
     response has no ``Vary`` header yet."""
     headers = response.headers
     if headers.__class__ is Headers and _plain_vary(type(response)):
-        for key, _ in headers:
+        for key, value in headers:
             if key.lower() == "vary":
+                if value == "Cookie":
+                    return  # already in the set: HeaderSet.add changes nothing
                 break
         else:
             # What HeaderSet.add's update callback does for a new header.
