@@ -253,3 +253,26 @@ def test_empty_key_file_is_refused(tmp_path: Path) -> None:
     Path(config["SECRET_KEY_FILE"]).write_text("\n")
     with pytest.raises(RuntimeError, match=r"is empty.*set BLOG_SECRET_KEY"):
         create_app(config)
+
+
+def test_database_from_before_api_tokens_gets_the_table(tmp_path: Path) -> None:
+    database = tmp_path / "old.sqlite"
+    with sqlite3.connect(database) as conn:
+        conn.executescript(
+            "CREATE TABLE user (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " username TEXT UNIQUE NOT NULL, password_hash TEXT NOT NULL,"
+            " created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP);"
+            "CREATE TABLE post (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " author_id INTEGER NOT NULL REFERENCES user (id), title TEXT NOT NULL,"
+            " body TEXT NOT NULL, created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,"
+            " updated TEXT);"
+            "INSERT INTO user (username, password_hash) VALUES ('old', 'x');"
+        )
+    conn.close()
+    create_app({"DATABASE": str(database), "SECRET_KEY": "k"})
+    with sqlite3.connect(database) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        users = conn.execute("SELECT username FROM user").fetchall()
+    conn.close()
+    assert {"user", "post", "api_token"} <= tables
+    assert users == [("old",)]
