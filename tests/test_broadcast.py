@@ -103,6 +103,32 @@ def test_publish_from_worker_threads_reaches_the_loop(broadcast: Broadcast) -> N
         assert [m["i"] for m in got if m["thread"] == n] == list(range(per_thread))
 
 
+def test_subscribers_in_several_event_loops(broadcast: Broadcast) -> None:
+    """Each subscriber waits in its own loop (its own thread); publishing
+    from the main thread wakes them all."""
+    loops = 3
+    ready = threading.Barrier(loops + 1, timeout=10)
+    results: dict[int, list[t.Any]] = {}
+
+    def subscriber(n: int) -> None:
+        async def main() -> list[t.Any]:
+            async with broadcast.subscribe("fanout") as sub:
+                ready.wait()
+                return [await sub.get(timeout=10) for _ in range(3)]
+
+        results[n] = run(main())
+
+    threads = [threading.Thread(target=subscriber, args=(n,)) for n in range(loops)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    for message in ["a", {"b": 2}, "c"]:
+        broadcast.publish("fanout", message)
+    for thread in threads:
+        thread.join(15)
+    assert results == {n: ["a", {"b": 2}, "c"] for n in range(loops)}
+
+
 def test_sync_subscription_in_a_thread(broadcast: Broadcast) -> None:
     received: list[t.Any] = []
     subscribed = threading.Event()
