@@ -157,6 +157,7 @@ OBJECTS = [
     {"a": "<dict a>", "items": "key items", "get": "key get", "b": 2},
     {"b": 1},
     {},
+    {"a": {"b": "<nested b>"}, 0: "zero", 1: {"b": 1}},
     {"__class__": "key class", "a": Markup("<ok>")},
     MissingDict(a="<sub a>"),
     Obj(),
@@ -175,6 +176,10 @@ TEMPLATES = [
     "{{ o.a }}|{{ o['a'] }}|{{ o.b }}",
     "{{ o.items }}|{{ o.get }}|{{ o.__class__ }}|{{ o.keys }}",
     "{{ o.missing }}|{{ o['missing'] }}",
+    "{{ o['items'] }}|{{ o['get'] }}|{{ o[0] }}|{{ o[1] }}|{{ o[-1] }}|{{ o['b'] }}",
+    "{{ o.a.b }}|{{ o['a']['b'] }}|{{ o.a ~ o.b }}|{{ o.a == o['a'] }}",
+    "{% for k, x in o|dictsort if o is mapping %}{{ k }}={{ x.b }};{% endfor %}",
+    "{% macro m(x) %}{{ x.a }}{{ x['a'] }}{% endmacro %}{{ m(o) }}{{ m(v) }}",
     "{{ o.missing.deeper }}",
     "{% if o.a is defined %}defined{% else %}undefined{% endif %}",
     "{{ o.a|default('dflt') }}|{{ o.zzz|default('dflt') }}",
@@ -371,7 +376,10 @@ def test_benchmark_page_renders_identically() -> None:
 
 
 def test_async_templates_compile_exactly_as_jinja() -> None:
-    source = TEMPLATES[3] + TEMPLATES[10] + TEMPLATES[14]
+    source = (
+        "{{ o.a }}|{{ o['a'] }}|{{ o.b }}|{{ plain(v) }}|{{ obj.method(3) }}"
+        "{% for i in [1, 2] %}{% set y = i %}{{ ctx_func(i) }}{% endfor %}"
+    )
     stock, fast = _pair(enable_async=True, autoescape=True)
     assert fast.compile(source, raw=True) == stock.compile(source, raw=True)
     context = _context("<v>", OBJECTS[0])
@@ -404,6 +412,50 @@ def test_overrides_and_custom_classes_are_honoured() -> None:
     assert tmpl.render(d={"a": "A"}, f=lambda: "F") == "AF"
     assert seen == ["a"]
     assert type(tmpl.new_context()) is MyContext
+
+
+class _DictBytecodeCache(jinja2.BytecodeCache):
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: t.Any) -> None:
+        if bucket.key in self.store:
+            bucket.bytecode_from_string(self.store[bucket.key])
+
+    def dump_bytecode(self, bucket: t.Any) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+def test_shared_bytecode_honours_the_running_environment() -> None:
+    # Code compiled by a FastEnvironment, then run by environments whose
+    # lookups are overridden (class or instance), must call those overrides.
+    seen: list[t.Any] = []
+
+    class Counting(FastEnvironment):
+        def getattr(self, obj: t.Any, attribute: str) -> t.Any:
+            seen.append(attribute)
+            return super().getattr(obj, attribute)
+
+        def getitem(self, obj: t.Any, argument: t.Any) -> t.Any:
+            seen.append(argument)
+            return super().getitem(obj, argument)
+
+    cache = _DictBytecodeCache()
+    loader = DictLoader({"t.html": "{{ d.a }}{{ d['b'] }}"})
+    d = {"a": "A", "b": "B"}
+    first = FastEnvironment(loader=loader, bytecode_cache=cache)
+    assert first.get_template("t.html").render(d=d) == "AB"
+    assert cache.store
+    assert (
+        Counting(loader=loader, bytecode_cache=cache).get_template("t.html").render(d=d)
+        == "AB"
+    )
+    assert seen == ["a", "b"]
+    patched = FastEnvironment(loader=loader, bytecode_cache=cache)
+    patched.getattr = lambda obj, attribute: f"patched {attribute}"  # type: ignore[method-assign]
+    assert patched.get_template("t.html").render(d=d) == "patched aB"
+    sandboxed = SandboxedEnvironment(loader=loader, bytecode_cache=cache)
+    assert sandboxed.get_template("t.html").render(d=d) == "AB"
 
 
 def test_sandbox_is_untouched() -> None:
