@@ -29,6 +29,9 @@ LIBRARIES = ("erlen", "flask", "werkzeug", "jinja2", "markupsafe", "itsdangerous
 
 def owner(filename: str, function: str) -> str:
     """The library a profiled function belongs to."""
+    if filename.startswith("<"):  # generated code, e.g. "<erlen url builder ...>"
+        name = filename[1:].split(maxsplit=1)[0] if filename[1:].strip() else ""
+        return name if name in LIBRARIES else "other"
     path = filename.replace("\\", "/")
     for lib in LIBRARIES:
         if f"/{lib}/" in path:
@@ -46,6 +49,10 @@ def owner(filename: str, function: str) -> str:
     return "other"
 
 
+def where(filename: str, line: int) -> str:
+    return f"{os.path.basename(filename)}:{line}"
+
+
 def main() -> None:
     framework, n, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     app_name = SCENARIOS[name][0]
@@ -56,6 +63,12 @@ def main() -> None:
         if name in LOGGED_IN:
             cookie = session_cookie(app, app_name)
     env, body = environ(name, cookie)
+    status = call(app, fresh(env, body))[0]
+    if not status.startswith(("2", "3")):
+        json.dump(
+            {"scenario": name, "error": f"the page answered {status}"}, sys.stdout
+        )
+        return
     for _ in range(50):
         call(app, fresh(env, body))
     profiler = cProfile.Profile()
@@ -74,7 +87,9 @@ def main() -> None:
         functions.append(
             {
                 "function": re.sub(r" at 0x[0-9a-f]+", "", function),
-                "where": f"{os.path.basename(filename)}:{line}",
+                "where": filename
+                if filename.startswith("<")
+                else where(filename, line),
                 "library": lib,
                 "share": tottime / total,
                 "calls_per_request": ncalls / n,

@@ -342,7 +342,11 @@ def profiles(scenarios: list[str]) -> dict[str, t.Any]:
     return {s: run_worker("erlen", 300, [s], "benchmarks.profile") for s in scenarios}
 
 
-def _render_profiles(prof: dict[str, t.Any]) -> list[str]:
+def _render_profiles(profiles: dict[str, t.Any]) -> list[str]:
+    failed = [f"{k}: {v['error']}" for k, v in profiles.items() if "error" in v]
+    prof = {k: v for k, v in profiles.items() if "error" not in v}
+    if not prof:
+        return ["Profiles not taken: " + "; ".join(failed), ""]
     names = list(prof)
     libs: list[str] = []
     for p in prof.values():
@@ -375,6 +379,8 @@ def _render_profiles(prof: dict[str, t.Any]) -> list[str]:
             f"| `{function}` | {f['where']} | {f['library']} | "
             f"{f['share'] * 100:.1f}% | {f['calls_per_request']:.0f} |"
         )
+    if failed:
+        lines += ["", "Profiles not taken: " + "; ".join(failed)]
     return [*lines, ""]
 
 
