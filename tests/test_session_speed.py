@@ -519,3 +519,19 @@ def test_plain_response_is_werkzeugs(
     ours.headers["X"] = "1"  # a working Headers object of its own
     assert ours.headers.to_wsgi_list()[-1] == ("X", "1")
     assert type(ours)(body).headers.get("X") is None
+
+
+def test_plain_response_follows_class_attribute_changes() -> None:
+    """A class attribute changed after responses were made is honoured."""
+
+    class Changing(Response):
+        pass
+
+    assert Changing("x").headers["Content-Type"] == "text/html; charset=utf-8"
+    Changing.default_mimetype = "text/plain"
+    Changing.automatically_set_content_length = False
+    assert Changing("x").headers.to_wsgi_list() == [
+        ("Content-Type", "text/plain; charset=utf-8")
+    ]
+    Changing.default_status = 202
+    assert Changing("x").status == "202 ACCEPTED"

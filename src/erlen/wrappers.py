@@ -254,10 +254,15 @@ class Response(_WerkzeugResponse):
             and content_type is None
             and direct_passthrough is False
         ):
-            plan = _init_plans.get(self.__class__)
-            if plan is None:
-                plan = _init_plan(self.__class__)
-            if plan is not _NO_PLAN:
+            cls = self.__class__
+            plan = _init_plans.get(cls)
+            if plan is None or plan.key != (
+                cls.default_mimetype,
+                cls.default_status,
+                cls.automatically_set_content_length,
+            ):
+                plan = _init_plan(cls)
+            if plan.usable:
                 body: bytes = response.encode() if body_class is str else response  # type: ignore[union-attr,assignment]
                 header_list = plan.headers.copy()
                 if plan.length:
@@ -364,18 +369,27 @@ class _InitPlan:
     class: the headers before ``Content-Length``, whether that is set, and
     the default status."""
 
-    __slots__ = ("headers", "length", "status", "status_code")
+    __slots__ = ("headers", "key", "length", "status", "status_code", "usable")
 
     def __init__(
-        self, headers: list[tuple[str, str]], length: bool, status: str, code: int
+        self,
+        key: tuple[t.Any, ...],
+        headers: list[tuple[str, str]],
+        length: bool,
+        status: str,
+        code: int,
     ) -> None:
+        #: The class attributes the plan was made from; a change (such as
+        #: ``Response.default_mimetype = "text/plain"``) makes a new plan.
+        self.key = key
         self.headers = headers
         self.length = length
         self.status = status
         self.status_code = code
+        #: False: Werkzeug's ``__init__`` runs for this class.
+        self.usable = bool(status)
 
 
-_NO_PLAN = _InitPlan([], False, "", 0)
 _init_plans: dict[type, _InitPlan] = {}
 
 
@@ -392,10 +406,15 @@ def _new_headers() -> Headers:
 
 
 def _init_plan(cls: type[Response]) -> _InitPlan:
-    """The :class:`_InitPlan` of ``cls``, or ``_NO_PLAN`` when a step of
+    """The :class:`_InitPlan` of ``cls``, not usable when a step of
     Werkzeug's ``__init__`` is changed by the class (then it runs itself).
     The plan is derived from a real instance made by Werkzeug's code."""
-    plan = _NO_PLAN
+    key = (
+        cls.default_mimetype,
+        cls.default_status,
+        cls.automatically_set_content_length,
+    )
+    plan = _InitPlan(key, [], False, "", 0)  # not usable
     stock = all(
         getattr(cls, name) is getattr(_WerkzeugResponse, name)
         for name in ("set_data", "status", "status_code", "_clean_status")
@@ -406,8 +425,12 @@ def _init_plan(cls: type[Response]) -> _InitPlan:
         if klass not in (_WerkzeugResponse, _SansIOResponse, object)
     )
     if stock and _PLAIN_HEADERS and Response in cls.__mro__:
-        probe = cls.__new__(cls)
-        _WerkzeugResponse.__init__(probe, "")
+        try:
+            probe = cls.__new__(cls)
+            _WerkzeugResponse.__init__(probe, "")
+        except Exception:
+            _init_plans[cls] = plan
+            return plan
         header_list = probe.headers.to_wsgi_list()
         length = ("Content-Length", "0") in header_list
         if length and header_list[-1] == ("Content-Length", "0"):
@@ -425,7 +448,9 @@ def _init_plan(cls: type[Response]) -> _InitPlan:
             }
             and type(probe.headers) is Headers
         ):
-            plan = _InitPlan(header_list, length, probe._status, probe._status_code)
+            plan = _InitPlan(
+                key, header_list, length, probe._status, probe._status_code
+            )
     _init_plans[cls] = plan
     return plan
 
