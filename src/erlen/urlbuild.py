@@ -153,38 +153,10 @@ def _compile_rule(rule: Rule, whole: bool) -> t.Callable[..., str | None]:
         "query": lambda values: _query(names, rule, values),
         "url": _url,
     }
-    if whole:
-        src = ["def build(adapter, values, method, force_external, url_scheme):"]
-    else:
-        src = ["def fill(values, method):"]
-    if rule.methods is not None:
-        src.append("    if method is not None and method not in methods:")
-        src.append("        return")
-    # Werkzeug's Rule.suitable_for, on the values that are not None: the
-    # arguments present, then the defaults not contradicted.
-    local = {}
-    for i, name in enumerate(required):
-        ns[f"r{i}"], local[name] = name, f"x{i}"
-        src += [
-            f"    x{i} = values.get(r{i})",
-            f"    if x{i} is None:",
-            "        return",
-        ]
-    # PERF: values that are exactly the arguments (no None, nothing for the
-    # query, no default to compare) need no more work.
-    src += [f"    if len(values) == {len(required)}:", "        q = ''", "    else:"]
-    if whole:  # (``fill`` is given values without None)
-        src.append(
-            "        values = {k: v for k, v in values.items() if v is not None}"
-        )
-    for i, (key, value) in enumerate(defaults.items()):
-        ns[f"k{i}"], ns[f"d{i}"] = key, value
-        src.append(f"        if k{i} in values and d{i} != values[k{i}]:")
-        src.append("            return")
-    src += ["        q = None", "    try:"]
-    # As in Werkzeug's builder, the query string is encoded first.
-    src += ["        if q is None:", "            q = query(values)"]
+    # The path: constant text and converted values, in order.
+    local = {name: f"x{i}" for i, name in enumerate(required)}
     pieces: list[str] = []
+    conversions: list[str] = []
     text: list[str] = []
     for j, (is_dynamic, data) in enumerate(_path_trace(rule)):
         if is_dynamic and data in defaults:
@@ -199,33 +171,72 @@ def _compile_rule(rule: Rule, whole: bool) -> t.Callable[..., str | None]:
                 text = []
             converter = rule._converters[data]
             ns[f"c{j}"] = converter.to_url
-            src.append(f"        s{j} = {_convert(j, local[data], converter)}")
+            conversions.append(f"s{j} = {_convert(j, local[data], converter)}")
             pieces.append(f"s{j}")
     if text:
         ns["tail"] = "".join(text)
         pieces.append("tail")
-    pieces.append("q")
     path = " + ".join(pieces)
-    if not whole:
+
+    if whole:
+        src = ["def build(adapter, values, method, force_external, url_scheme):"]
+    else:
+        src = ["def fill(values, method):"]
+    if rule.methods is not None:
         src += [
-            f"        return {path}",
-            "    except ValidationError:",
+            "    if method is not None and method not in methods:",
             "        return",
+        ]
+    # Werkzeug's Rule.suitable_for, on the values that are not None: the
+    # arguments present, then the defaults not contradicted.
+    for i, name in enumerate(required):
+        ns[f"r{i}"] = name
+        src += [
+            f"    x{i} = values.get(r{i})",
+            f"    if x{i} is None:",
+            "        return",
+        ]
+    # PERF: values that are exactly the arguments (so no None, nothing for
+    # the query string, no default to compare) need no more work.
+    src.append(f"    if len(values) == {len(required)}:")
+    if conversions:
+        src.append("        try:")
+        src += [f"            {line}" for line in conversions]
+        src += ["        except ValidationError:", "            return"]
+    src.append(f"        {'path =' if whole else 'return'} {path}")
+    src.append("    else:")
+    if whole:  # (``fill`` is given values without None)
+        src.append(
+            "        values = {k: v for k, v in values.items() if v is not None}"
+        )
+    for i, (key, value) in enumerate(defaults.items()):
+        ns[f"k{i}"], ns[f"d{i}"] = key, value
+        src += [
+            f"        if k{i} in values and d{i} != values[k{i}]:",
+            "            return",
+        ]
+    # As in Werkzeug's builder, the query string is encoded first.
+    src += ["        try:", "            q = query(values)"]
+    src += [f"            {line}" for line in conversions]
+    if whole:
+        src += ["        except (ValidationError, Defer):", "            return"]
+        src.append(f"        path = {path} + q")
+        # PERF: for a path with one leading slash, Werkzeug's strip and join
+        # come down to a concatenation (a rule's text starts with "/").
+        first = ns.get(pieces[0], "")
+        check = (
+            ""
+            if first[:1] == "/" and first[1:2] not in ("", "/")
+            else (" and path[1:2] != '/'")
+        )
+        src += [
+            f"    if not force_external and adapter.subdomain == ''{check}:",
+            "        return adapter.script_name.rstrip('/') + path",
+            "    return url(adapter, path, force_external, url_scheme)",
         ]
     else:
-        src += [
-            f"        path = {path}",
-            "    except (ValidationError, Defer):",
-            "        return",
-        ]
-        # PERF: a path with one leading slash needs only a concatenation for
-        # Werkzeug's strip and join (a rule's text starts with "/").
-        src += [
-            "    if not force_external and adapter.subdomain == ''"
-            " and path[1:2] != '/':",
-            "        return adapter.script_name.rstrip('/') + path",
-        ]
-        src.append("    return url(adapter, path, force_external, url_scheme)")
+        src += ["        except ValidationError:", "            return"]
+        src.append(f"        return {path} + q")
     code = compile("\n".join(src), f"<erlen url builder {rule.rule!r}>", "exec")
     exec(code, ns)
     return ns["build" if whole else "fill"]  # type: ignore[no-any-return]
