@@ -224,14 +224,17 @@ class FastCodeGenerator(CodeGenerator):
             self.writeline("_erlen_fast = _erlen_lookups(environment)")
 
     def _inline_lookup(self, node: Expr, key: t.Any, method: str, frame: Frame) -> None:
-        # (t[key] if type(t := <node>) is dict and fast and key in t
-        #  else environment.<method>(t, key)); t is assigned before any use.
+        # (v if type(t := <node>) is dict and fast
+        #     and (v := t.get(key, missing)) is not missing
+        #  else environment.<method>(t, key))
+        # t and v are assigned right before they are read, and the dict is
+        # looked up once (no gap for another thread's change).
         k = repr(key)
-        self.write(f"(_erlen_t[{k}] if type(_erlen_t := ")
+        self.write("(_erlen_v if type(_erlen_t := ")
         self.visit(node, frame)
         self.write(
-            f") is dict and _erlen_fast and {k} in _erlen_t"
-            f" else environment.{method}(_erlen_t, {k}))"
+            f") is dict and _erlen_fast and (_erlen_v := _erlen_t.get({k}, missing))"
+            f" is not missing else environment.{method}(_erlen_t, {k}))"
         )
 
     @optimizeconst
