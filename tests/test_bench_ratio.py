@@ -24,7 +24,10 @@ from benchmarks.run import render
 from benchmarks.scenarios import REAL, SCENARIOS
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+}
 
 
 def run_python(*args: str) -> subprocess.CompletedProcess[str]:
