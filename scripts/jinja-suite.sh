@@ -17,7 +17,12 @@ work=$root/build/jinja-suite
 venv=$work/venv
 mkdir -p "$work"
 if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
+    # As the Makefile does: without Debian's python3-venv (no ensurepip), make
+    # a venv without pip and install pip into it with .venv's pip.
+    "$root/.venv/bin/python" -m venv "$venv" 2>/dev/null || {
+        rm -rf "$venv" && "$root/.venv/bin/python" -m venv --without-pip "$venv" &&
+            "$root/.venv/bin/python" -m pip --python "$venv/bin/python" install -q pip
+    }
 fi
 stamp=$venv/.installed-$version
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
