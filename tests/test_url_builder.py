@@ -24,9 +24,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
-from werkzeug.routing import BuildError, Map, Rule, ValidationError
+from werkzeug.routing import BuildError, Map, MapAdapter, Rule, ValidationError
 from werkzeug.routing.converters import BaseConverter, UnicodeConverter
 
+from erlen import Blueprint, Erlen, url_for
 from erlen.urlbuild import CompiledBuilder
 
 
@@ -342,3 +343,195 @@ def test_query_sorting_follows_the_map() -> None:
     values = {"b": 1, "a": 2, "c": [3, 0]}
     got = CompiledBuilder(url_map).build(adapter, "index", values)
     assert got == "/?a=2&b=1&c=0&c=3" == adapter.build("index", values)
+
+
+# -- url_for through the app ----------------------------------------------------
+
+
+def _blog_app() -> Erlen:
+    app = Erlen(__name__)
+
+    @app.route("/")
+    def index() -> str:
+        return "index"
+
+    blog = Blueprint("blog", __name__, url_prefix="/blog")
+
+    @blog.route("/<int:id>/update", methods=["GET", "POST"])
+    def update(id: int) -> str:
+        return "update"
+
+    @blog.route("/links")
+    def links() -> dict[str, str]:
+        return {
+            "absolute": url_for("blog.update", id=7),
+            "relative": url_for(".update", id=7),
+            "app": url_for("index"),
+            "query": url_for("index", q="a b", tag=["x", "y"], page=2, skip=None),
+            "external": url_for("blog.update", id=7, _external=True),
+            "scheme": url_for("blog.update", id=7, _scheme="https", _external=True),
+            "anchor": url_for(".update", id=7, _anchor="a b#c"),
+            "method": url_for(".update", id=7, _method="POST"),
+            "static": url_for("static", filename="site v2.css"),
+        }
+
+    app.register_blueprint(blog)
+    return app
+
+
+def test_url_for_in_a_request() -> None:
+    client = _blog_app().test_client()
+    assert client.get("/blog/links").get_json() == {
+        "absolute": "/blog/7/update",
+        "relative": "/blog/7/update",
+        "app": "/",
+        "query": "/?q=a+b&tag=x&tag=y&page=2",
+        "external": "http://localhost/blog/7/update",
+        "scheme": "https://localhost/blog/7/update",
+        "anchor": "/blog/7/update#a%20b#c",
+        "method": "/blog/7/update",
+        "static": "/static/site%20v2.css",
+    }
+
+
+def test_url_for_follows_the_request_host_script_root_and_scheme() -> None:
+    client = _blog_app().test_client()
+    links = client.get("/blog/links", base_url="https://Example.test:8443/app/").json
+    assert links is not None
+    assert links["absolute"] == "/app/blog/7/update"
+    assert links["app"] == "/app/"
+    assert links["external"] == "https://example.test:8443/app/blog/7/update"
+    # Each request builds with its own root, also after another one.
+    assert client.get("/blog/links").json["absolute"] == "/blog/7/update"  # type: ignore[index]
+
+
+def test_url_for_in_an_app_context_uses_server_name() -> None:
+    app = _blog_app()
+    with app.app_context(), pytest.raises(RuntimeError, match="SERVER_NAME"):
+        url_for("index")
+    app.config.update(
+        SERVER_NAME="example.test",
+        APPLICATION_ROOT="/root",
+        PREFERRED_URL_SCHEME="https",
+    )
+    with app.app_context():
+        assert url_for("blog.update", id=7) == "https://example.test/root/blog/7/update"
+        assert url_for("index", _scheme="http") == "http://example.test/root/"
+        assert url_for("index", _external=False) == "/root/"
+        assert url_for("index", _anchor="top") == "https://example.test/root/#top"
+    with pytest.raises(ValueError, match="_scheme"), app.test_request_context():
+        url_for("index", _scheme="https", _external=False)
+
+
+def test_url_defaults_run_before_building() -> None:
+    app = Erlen(__name__)
+    shop = Blueprint("shop", __name__, url_prefix="/<lang>/shop")
+
+    @shop.url_defaults
+    def add_lang(endpoint: str, values: dict[str, t.Any]) -> None:
+        values.setdefault("lang", "en")
+
+    @shop.url_value_preprocessor
+    def pull_lang(endpoint: str | None, values: dict[str, t.Any] | None) -> None:
+        assert values is not None
+        values.pop("lang")
+
+    @shop.route("/item/<int:n>")
+    def item(n: int) -> str:
+        return url_for(".item", n=n + 1)
+
+    @app.url_defaults
+    def add_ref(endpoint: str, values: dict[str, t.Any]) -> None:
+        if endpoint == "shop.item":
+            values.setdefault("ref", "x")
+
+    app.register_blueprint(shop)
+    client = app.test_client()
+    assert client.get("/de/shop/item/1").text == "/en/shop/item/2?ref=x"
+    with app.test_request_context():
+        assert url_for("shop.item", n=3, lang="fr", ref=None) == "/fr/shop/item/3"
+
+
+def test_build_errors_go_to_the_handlers() -> None:
+    app = _blog_app()
+    seen: list[tuple[str, dict[str, t.Any]]] = []
+
+    def handler(error: Exception, endpoint: str, values: dict[str, t.Any]) -> str:
+        seen.append((endpoint, dict(values)))
+        return "/fallback" if endpoint == "nothing" else None  # type: ignore[return-value]
+
+    with app.test_request_context():
+        with pytest.raises(BuildError):
+            url_for("nothing")
+        app.url_build_error_handlers.append(handler)
+        assert url_for("nothing", a=1, _anchor="x") == "/fallback"
+        with pytest.raises(BuildError):
+            url_for("blog.update")  # no id
+        with pytest.raises(BuildError):
+            url_for("index", _method="POST")
+    assert seen[0] == (
+        "nothing",
+        {"a": 1, "_anchor": "x", "_method": None, "_scheme": None, "_external": False},
+    )
+    assert seen[1][0] == "blog.update"
+
+
+def test_url_for_binds_no_adapter_per_request() -> None:
+    binds: list[str] = []
+
+    class CountingMap(Map):
+        def bind_to_environ(self, *args: t.Any, **kwargs: t.Any) -> MapAdapter:
+            binds.append("bind")
+            return super().bind_to_environ(*args, **kwargs)
+
+    class App(Erlen):
+        url_map_class = CountingMap
+
+    app = App(__name__)
+
+    @app.route("/post/<int:id>")
+    def post(id: int) -> str:
+        return url_for("post", id=id + 1) + " " + url_for("post", id=id, x="y")
+
+    client = app.test_client()
+    for n in range(5):
+        assert client.get(f"/post/{n}").text == f"/post/{n + 1} /post/{n}?x=y"
+    assert binds == ["bind"]  # the first request's adapter is shared
+    assert client.post("/post/1").status_code == 405  # routing still binds
+
+
+def test_rules_added_after_building_are_seen() -> None:
+    app = Erlen(__name__)
+
+    def posts(page: int) -> str:
+        return f"page {page}"
+
+    app.add_url_rule("/posts/page/<int:page>", "posts", posts)
+    with app.test_request_context():
+        assert url_for("posts", page=1) == "/posts/page/1"
+        with pytest.raises(BuildError):
+            url_for("later")
+    app.add_url_rule("/posts/", "posts", posts, defaults={"page": 1})
+    app.add_url_rule("/later", "later", lambda: "l")
+    with app.test_request_context():
+        assert url_for("posts", page=1) == "/posts/"
+        assert url_for("posts", page=2) == "/posts/page/2"
+        assert url_for("later") == "/later"
+    assert app.test_client().get("/later").text == "l"
+
+
+def test_subdomains_and_hosts_are_built_by_werkzeug() -> None:
+    app = Erlen(__name__, subdomain_matching=True)
+    app.config["SERVER_NAME"] = "example.test"
+    api = Blueprint("api", __name__, subdomain="api")
+    api.add_url_rule("/v1", "v1", lambda: "v1")
+    app.register_blueprint(api)
+    app.add_url_rule("/", "index", lambda: "i")
+    with app.test_request_context("/", base_url="http://example.test/"):
+        assert url_for("api.v1") == "http://api.example.test/v1"
+        assert url_for("index") == "/"
+    hosts = Erlen(__name__, host_matching=True, static_host="static.test")
+    hosts.add_url_rule("/", "home", lambda: "h", host="www.test")
+    with hosts.test_request_context("/", base_url="http://www.test/"):
+        assert url_for("home") == "/"
+        assert url_for("static", filename="a.css") == "http://static.test/static/a.css"

@@ -68,7 +68,13 @@ def _builds_like_werkzeug(rule: Rule) -> bool:
         or rule.redirect_to is not None
     ) and all(
         _own_method(rule, name, Rule)
-        for name in ("build", "suitable_for", "_encode_query_vars", "build_compare_key")
+        for name in (
+            "build",
+            "suitable_for",
+            "_compile_builder",
+            "_encode_query_vars",
+            "build_compare_key",
+        )
     )
 
 
