@@ -18,6 +18,7 @@ from types import TracebackType
 from werkzeug.exceptions import HTTPException
 
 from . import typing as ft
+from .core import Steps, call, run_sync
 from .globals import _cv_app, _cv_request
 from .signals import appcontext_popped, appcontext_pushed
 
@@ -170,11 +171,18 @@ class AppContext:
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:  # type: ignore[assignment]
         """Unbind, running the app-context teardown functions on the last pop."""
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
+        run_sync(self._pop_steps(exc), self.app.ensure_sync)
+
+    def _pop_steps(self, exc: BaseException | None) -> Steps[None]:
+        app = self.app
         try:
             if len(self._cv_tokens) == 1:
-                if exc is _sentinel:
-                    exc = sys.exc_info()[1]
-                self.app.do_teardown_appcontext(exc)
+                if "do_teardown_appcontext" in app._overrides:
+                    yield call(app.do_teardown_appcontext, exc)
+                else:
+                    yield from app._teardown_appcontext(exc)
         finally:
             ctx = _cv_app.get()
             _cv_app.reset(self._cv_tokens.pop())
@@ -183,7 +191,7 @@ class AppContext:
                 f"Popped wrong app context. ({ctx!r} instead of {self!r})"
             )
         if appcontext_popped.receivers:
-            appcontext_popped.send(self.app, _async_wrapper=self.app.ensure_sync)
+            yield call(appcontext_popped.send, app, _async_wrapper=app.ensure_sync)
 
     def __enter__(self) -> AppContext:
         self.push()
@@ -330,12 +338,19 @@ class RequestContext:
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:  # type: ignore[assignment]
         """Unbind; on the last pop run teardown functions and close the request."""
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
+        run_sync(self._pop_steps(exc), self.app.ensure_sync)
+
+    def _pop_steps(self, exc: BaseException | None) -> Steps[None]:
+        app = self.app
         clear_request = len(self._cv_tokens) == 1
         try:
             if clear_request:
-                if exc is _sentinel:
-                    exc = sys.exc_info()[1]
-                self.app.do_teardown_request(exc)
+                if "do_teardown_request" in app._overrides:
+                    yield call(app.do_teardown_request, exc)
+                else:
+                    yield from app._teardown_request(exc)
                 request = self.__dict__.get("request")
                 if request is not None:
                     request.close()
@@ -346,7 +361,10 @@ class RequestContext:
             if clear_request and "request" in self.__dict__:
                 self.environ["werkzeug.request"] = None
             if app_ctx is not None:
-                app_ctx.pop(exc)
+                if type(app_ctx).pop is AppContext.pop:
+                    yield from app_ctx._pop_steps(exc)
+                else:
+                    yield call(app_ctx.pop, exc)
             if ctx is not self:
                 raise AssertionError(
                     f"Popped wrong request context. ({ctx!r} instead of {self!r})"
