@@ -15,6 +15,7 @@ import collections.abc as cabc
 import os
 import sys
 import typing as t
+import warnings
 import weakref
 from datetime import timedelta
 from functools import cached_property
@@ -55,7 +56,12 @@ from .config import Config, ConfigAttribute
 from .core import RawResponse, RawStream, Steps, call, call_handling, run_sync
 from .ctx import AppContext, RequestContext, _AppCtxGlobals, _sentinel
 from .globals import _cv_app, _cv_request, g, request, request_ctx, session
-from .helpers import get_debug_flag, get_flashed_messages, get_load_dotenv
+from .helpers import (
+    _flask_patched,
+    get_debug_flag,
+    get_flashed_messages,
+    get_load_dotenv,
+)
 from .json.provider import DefaultJSONProvider, JSONProvider
 from .logging import create_logger
 from .routing import NOT_FOUND, CompiledMatcher
@@ -110,6 +116,21 @@ def _check_host(host: str) -> None:
         host.partition(":")[0].encode("idna")
     except UnicodeError as e:
         raise BadHost() from e
+
+
+def _bind_warning_as_app(
+    url_map: Map, environ: WSGIEnvironment, server_name: str
+) -> MapAdapter:
+    """``bind_to_environ`` with subdomain matching, its warnings re-issued
+    from the application module — ``flask.app`` under ``erlen.flask_patch`` —
+    so that filters written for Flask's name match them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        adapter = url_map.bind_to_environ(environ, server_name=server_name)
+    module = "flask.app" if _flask_patched() else __name__
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, module)
+    return adapter
 
 
 #: Per class: the description a page was rendered with, and the page.
@@ -670,6 +691,11 @@ class Erlen(Scaffold):
                 server_name = None
             elif not self.subdomain_matching:
                 subdomain = self.url_map.default_subdomain or ""
+            if subdomain is None and server_name is not None:
+                # Werkzeug may warn that the host doesn't match SERVER_NAME.
+                return _bind_warning_as_app(
+                    self.url_map, request.environ, server_name
+                )
             return self.url_map.bind_to_environ(
                 request.environ, server_name=server_name, subdomain=subdomain
             )

@@ -629,12 +629,17 @@ async def _send_iterable(
                 raise RuntimeError("The WSGI application did not call start_response.")
             await send(_start_message(*started))
         watcher = asyncio.ensure_future(_wait_disconnect(receive))
-        while chunk is not None:
-            if watcher.done():
-                return
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            chunk = await lane.run(_next_chunk, iterator)
-        await send({"type": "http.response.body", "body": b""})
+        try:
+            while chunk is not None:
+                if watcher.done():
+                    return
+                await send(
+                    {"type": "http.response.body", "body": chunk, "more_body": True}
+                )
+                chunk = await lane.run(_next_chunk, iterator)
+            await send({"type": "http.response.body", "body": b""})
+        except OSError:
+            return  # The client went away; the body is closed below.
     finally:
         if watcher is not None:
             watcher.cancel()

@@ -137,6 +137,29 @@ def has_app_context() -> bool:
     return _cv_app.get(None) is not None
 
 
+def _reset_latest(var: contextvars.ContextVar[t.Any], tokens: list[t.Any]) -> t.Any:
+    """Undo the latest push of a context made in the current
+    :class:`contextvars.Context`, and return what was stored with its token.
+
+    The same context object can be pushed in two at once — the test client
+    re-pushes a preserved request context in the test's thread while the
+    request's streamed body pushes it again where it runs over ASGI — so
+    the latest token is not always this one's.
+    """
+    for i in range(len(tokens) - 1, -1, -1):
+        entry = tokens[i]
+        token = entry[0] if entry.__class__ is tuple else entry
+        try:
+            var.reset(token)
+        except ValueError:
+            if token.var is var and i:
+                continue
+            raise
+        del tokens[i]
+        return entry[1] if entry.__class__ is tuple else None
+    raise IndexError("pop from empty list")
+
+
 class AppContext:
     """The application context: binds ``current_app`` and ``g``.
 
@@ -185,7 +208,7 @@ class AppContext:
                     yield from app._teardown_appcontext(exc)
         finally:
             ctx = _cv_app.get()
-            _cv_app.reset(self._cv_tokens.pop())
+            _reset_latest(_cv_app, self._cv_tokens)
         if ctx is not self:
             raise AssertionError(
                 f"Popped wrong app context. ({ctx!r} instead of {self!r})"
@@ -356,8 +379,7 @@ class RequestContext:
                     request.close()
         finally:
             ctx = _cv_request.get()
-            token, app_ctx = self._cv_tokens.pop()
-            _cv_request.reset(token)
+            app_ctx = _reset_latest(_cv_request, self._cv_tokens)
             if clear_request and "request" in self.__dict__:
                 self.environ["werkzeug.request"] = None
             if app_ctx is not None:
