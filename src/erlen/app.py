@@ -92,7 +92,7 @@ if t.TYPE_CHECKING:
     from .blueprints import Blueprint
     from .testing import ErlenClient, ErlenCliRunner
 
-    AnyResponse = t.Union[Response, RawResponse, RawStream]
+    AnyResponse: t.TypeAlias = Response | RawResponse | RawStream
 
 T_shell_context_processor = t.TypeVar(
     "T_shell_context_processor", bound=ft.ShellContextProcessorCallable
@@ -693,9 +693,7 @@ class Erlen(Scaffold):
                 subdomain = self.url_map.default_subdomain or ""
             if subdomain is None and server_name is not None:
                 # Werkzeug may warn that the host doesn't match SERVER_NAME.
-                return _bind_warning_as_app(
-                    self.url_map, request.environ, server_name
-                )
+                return _bind_warning_as_app(self.url_map, request.environ, server_name)
             return self.url_map.bind_to_environ(
                 request.environ, server_name=server_name, subdomain=subdomain
             )
@@ -1257,12 +1255,12 @@ class Erlen(Scaffold):
         if self._session_needs_saving(ctx):
             si = self.session_interface
             if self._stock_session_interface():
-                sess = ctx._session
-                if not si.is_null_session(sess):
-                    si.save_session(self, sess, response)
+                stock = ctx._session
+                if not si.is_null_session(stock):
+                    si.save_session(self, stock, response)
             else:
                 # Other interfaces may do I/O: steps, so ASGI runs them in a thread.
-                sess = ctx.__dict__.get("_session")
+                sess: t.Any = ctx.__dict__.get("_session")
                 if sess is None:
                     sess = yield call(getattr, ctx, "_session")
                 if not si.is_null_session(sess):
@@ -1358,7 +1356,10 @@ class Erlen(Scaffold):
             yield (func, (exc,), _NO_KWARGS, is_async, None)
         if request_tearing_down.receivers:
             yield call(
-                request_tearing_down.send, self, _async_wrapper=self.ensure_sync, exc=exc
+                request_tearing_down.send,
+                self,
+                _async_wrapper=self.ensure_sync,
+                exc=exc,
             )
 
     def do_teardown_appcontext(

@@ -133,7 +133,8 @@ async def _receive_body(
         if chunk:
             size += len(chunk)
             if not spooled and size > SPOOL_SIZE:
-                spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE)
+                # Not a with block: the file is the request body, closed with it.
+                spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE)  # noqa: SIM115
                 spool.write(buffer.getvalue())  # type: ignore[attr-defined]
                 buffer = t.cast(t.IO[bytes], spool)
                 spooled = True
@@ -686,7 +687,9 @@ async def _send_async_iterable(
                 except StopAsyncIteration:
                     break
                 if isinstance(chunk, str):
-                    chunk = chunk.encode(response.charset if hasattr(response, "charset") else "utf-8")
+                    chunk = chunk.encode(
+                        response.charset if hasattr(response, "charset") else "utf-8"
+                    )
                 if chunk:
                     await send(
                         {"type": "http.response.body", "body": chunk, "more_body": True}
@@ -697,7 +700,10 @@ async def _send_async_iterable(
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None:
             await _awaited(lane.context, aclose())
-        if iscoroutinefunction(getattr(source, "aclose", None)) and source is not iterator:
+        if (
+            iscoroutinefunction(getattr(source, "aclose", None))
+            and source is not iterator
+        ):
             await _awaited(lane.context, source.aclose())
 
 

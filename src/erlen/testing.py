@@ -7,6 +7,7 @@ import contextvars
 import importlib.metadata
 import os
 import queue
+import sys
 import threading
 import typing as t
 from contextlib import ExitStack, contextmanager
@@ -19,8 +20,8 @@ from click.testing import CliRunner, Result
 from werkzeug.datastructures import Headers
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.test import Client
-from werkzeug.wsgi import get_current_url
 from werkzeug.wrappers import Request as BaseRequest
+from werkzeug.wsgi import get_current_url
 
 from .cli import ScriptInfo
 from .sessions import SessionMixin
@@ -333,7 +334,10 @@ class _Portal:
         """Run ``coro`` as a task in ``context``."""
 
         def create() -> None:
-            task = self.loop.create_task(coro, context=context)
+            if sys.version_info >= (3, 11):
+                task = self.loop.create_task(coro, context=context)
+            else:  # Python 3.10: the task runs in a copy of the context.
+                task = context.run(self.loop.create_task, coro)
             # The loop keeps tasks weakly: hold each until it ends.
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
