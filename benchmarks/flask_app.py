@@ -5,6 +5,7 @@ It runs on Flask, and on erlen when ``erlen.flask_patch`` was imported first.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import typing as t
 
@@ -20,6 +21,11 @@ def create_app() -> Flask:
     @app.route("/hello/<name>")
     def hello(name: str) -> str:
         return f"Hello {name}"
+
+    @app.route("/async/<name>")
+    async def async_view(name: str) -> str:
+        await asyncio.sleep(0)
+        return f"Async {name}"
 
     @app.route("/json")
     def json_view() -> dict[str, t.Any]:

@@ -1,7 +1,13 @@
-"""Compare erlen with Flask, Falcon, Bottle and a bare WSGI callable.
+"""Compare erlen with Flask, Falcon, Bottle and a bare WSGI callable, run two
+real Flask applications on both, and compare erlen's ASGI side with Starlette,
+FastAPI, Quart and Falcon's ASGI app.
 
 ``python -m benchmarks.run [--quick] [--no-servers] [--scenarios a,b]
-[--frameworks a,b] [--rounds N] [--output docs/benchmarks.md]``
+[--frameworks a,b] [--asgi-frameworks a,b] [--rounds N] [--seconds S]
+[--output docs/benchmarks.md]``
+
+``BENCH_QUICK=1`` (or ``--quick``) is the development mode: few rounds and
+requests, in-process only, JSON written, docs/benchmarks.md left alone.
 
 Each framework runs in its own subprocess; rounds are interleaved across
 frameworks and the median of the rounds is reported. Only ratios within one
@@ -25,10 +31,21 @@ import time
 import typing as t
 from importlib import metadata
 
-from .scenarios import SCENARIOS
+from .asgi_worker import ASGI_SCENARIOS, ERLEN_ASGI_SCENARIOS
+from .real_apps import ensure_flaskr
+from .scenarios import REAL, SCENARIOS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMEWORKS = ("erlen", "flask", "falcon", "bottle", "bare")
+ASGI_FRAMEWORKS = ("erlen", "starlette", "fastapi", "quart", "falcon", "bare")
+ASGI_NAMES = {
+    "erlen": "erlen (asgi_app)",
+    "starlette": "Starlette",
+    "fastapi": "FastAPI",
+    "quart": "Quart",
+    "falcon": "Falcon ASGI",
+    "bare": "bare ASGI",
+}
 WSGI_TARGETS = {
     "erlen": "benchmarks.wsgi_targets:erlen_app",
     "flask": "benchmarks.wsgi_targets:flask_app",
@@ -46,9 +63,11 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run_worker(framework: str, n: int, scenarios: list[str]) -> dict[str, t.Any]:
+def run_worker(
+    framework: str, n: int, scenarios: list[str], module: str = "benchmarks.worker"
+) -> dict[str, t.Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.worker", framework, str(n), *scenarios],
+        [sys.executable, "-m", module, framework, str(n), *scenarios],
         cwd=ROOT,
         env=_env(),
         capture_output=True,
@@ -59,29 +78,93 @@ def run_worker(framework: str, n: int, scenarios: list[str]) -> dict[str, t.Any]
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
-def in_process(
-    frameworks: list[str], scenarios: list[str], rounds: int, n: int
-) -> dict[str, t.Any]:
-    """Median µs/request per framework and scenario, and the responses seen."""
+def interleaved(
+    frameworks: list[str],
+    rounds: int,
+    measure: t.Callable[[str], dict[str, t.Any] | None],
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, t.Any]]]:
+    """Run ``measure(framework)`` for every framework in each round, rotating
+    the order; returns the median µs per framework and scenario, and each
+    framework's last worker result (``measure`` returns ``None`` to skip)."""
     samples: dict[str, dict[str, list[float]]] = {f: {} for f in frameworks}
-    responses: dict[str, dict[str, t.Any]] = {}
-    rss: dict[str, int] = {}
+    last: dict[str, dict[str, t.Any]] = {}
     for r in range(rounds):
         order = frameworks[r % len(frameworks) :] + frameworks[: r % len(frameworks)]
         for fw in order:
-            mine = [s for s in scenarios if fw in SCENARIOS[s][5]]
-            if not mine:
+            result = measure(fw)
+            if result is None:
                 continue
-            result = run_worker(fw, n, mine)
             for s, us in result["us"].items():
                 samples[fw].setdefault(s, []).append(us)
-            responses[fw] = result["responses"]
-            rss[fw] = result["max_rss_kb"]
+            last[fw] = result
     medians = {
         fw: {s: statistics.median(v) for s, v in per.items()}
         for fw, per in samples.items()
     }
-    return {"us": medians, "responses": responses, "max_rss_kb": rss}
+    return medians, last
+
+
+def in_process(
+    frameworks: list[str], scenarios: list[str], rounds: int, n: int
+) -> dict[str, t.Any]:
+    """Median µs/request per framework and scenario, and the responses seen."""
+
+    def measure(fw: str) -> dict[str, t.Any] | None:
+        mine = [s for s in scenarios if fw in SCENARIOS[s][5]]
+        return run_worker(fw, n, mine) if mine else None
+
+    medians, last = interleaved(frameworks, rounds, measure)
+    return {
+        "us": medians,
+        "responses": {fw: r["responses"] for fw, r in last.items()},
+        "max_rss_kb": {fw: r["max_rss_kb"] for fw, r in last.items()},
+    }
+
+
+def asgi_in_process(
+    frameworks: list[str], scenarios: list[str], rounds: int, n: int
+) -> dict[str, t.Any]:
+    """Median µs/request over ASGI per framework and scenario (one event loop)."""
+    available: dict[str, bool] = {}
+
+    def measure(fw: str) -> dict[str, t.Any] | None:
+        if available.get(fw) is False:
+            return None  # this erlen has no asgi_app: asked once
+        result = run_worker(fw, n, scenarios, "benchmarks.asgi_worker")
+        available[fw] = result["available"]
+        return result
+
+    medians, last = interleaved(frameworks, rounds, measure)
+    return {
+        "us": medians,
+        "responses": {fw: r["responses"] for fw, r in last.items()},
+        "available": available,
+        "lifespan": {fw: r["lifespan"] for fw, r in last.items() if "lifespan" in r},
+        "max_rss_kb": {fw: r["max_rss_kb"] for fw, r in last.items()},
+    }
+
+
+def asgi_mismatches(
+    asgi_responses: dict[str, t.Any], wsgi_responses: dict[str, t.Any]
+) -> list[str]:
+    """Scenarios where erlen's ASGI response differs from the same app over WSGI
+    (Flask's when it was measured, else erlen's own WSGI response)."""
+    out = []
+    mine = asgi_responses.get("erlen", {})
+    ref_name = "flask" if "flask" in wsgi_responses else "erlen"
+    ref = wsgi_responses.get(ref_name, {})
+    for s, got in mine.items():
+        if s not in ref:
+            continue
+        want = {
+            "status": int(ref[s]["status"].split()[0]),
+            "content_type": ref[s]["content_type"],
+            "body_sha256": ref[s]["body_sha256"],
+            "body_len": ref[s]["body_len"],
+        }
+        if got != want:
+            out.append(f"{s}: erlen ASGI {got} != {ref_name} WSGI {want}")
+    return out
 
 
 def mismatches(responses: dict[str, t.Any]) -> list[str]:
@@ -204,76 +287,153 @@ def _wrk(port: int, seconds: int) -> dict[str, float]:
         timeout=seconds + 30,
     )
     rps = p99 = float("nan")
+    non_2xx = 0
     for line in res.stdout.splitlines():
         parts = line.split()
-        if line.startswith("Requests/sec:"):
+        if line.strip().startswith("Non-2xx or 3xx responses:"):
+            non_2xx = int(parts[-1])
+        elif line.startswith("Requests/sec:"):
             rps = float(parts[1])
         elif parts[:1] == ["99%"]:
             value = parts[1]
-            unit = 1000.0 if value.endswith("ms") and not value.endswith("us") else 1.0
             if value.endswith("us"):
                 p99 = float(value[:-2]) / 1000
             elif value.endswith("ms"):
                 p99 = float(value[:-2])
             elif value.endswith("s"):
                 p99 = float(value[:-1]) * 1000
-            del unit
-    return {"rps": rps, "p99_ms": p99}
+    return {"rps": rps, "p99_ms": p99, "non_2xx": non_2xx}
+
+
+def _serve_and_load(cmd: list[str], port: int, seconds: int) -> dict[str, t.Any]:
+    """Start a server (its own process group), load it with wrk, stop it."""
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_port(port, proc)
+        return _wrk(port, seconds)
+    except (RuntimeError, subprocess.SubprocessError) as exc:
+        return {"error": str(exc).splitlines()[0][:80]}
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server and its workers (its own process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except ProcessLookupError:
+        pass  # already gone
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def profiles(scenarios: list[str]) -> dict[str, t.Any]:
+    """cProfile of erlen on each real-app scenario (benchmarks/profile.py)."""
+    return {s: run_worker("erlen", 300, [s], "benchmarks.profile") for s in scenarios}
+
+
+def _render_profiles(prof: dict[str, t.Any]) -> list[str]:
+    names = list(prof)
+    libs: list[str] = []
+    for p in prof.values():
+        libs += [lib for lib in p["by_library"] if lib not in libs]
+    lines = [
+        "## Where erlen's time goes on the real pages (cProfile)",
+        "",
+        "Share of the profiled time by the library owning the code (Jinja2",
+        "includes the compiled templates; cProfile inflates small functions, so",
+        "these are proportions, not times). sqlite3 and the standard library are",
+        "the same work on Flask: the floor no framework change removes.",
+        "",
+        "| library | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for lib in libs:
+        cells = [f"{p['by_library'].get(lib, 0) * 100:.0f}%" for p in prof.values()]
+        lines.append(f"| {lib} | " + " | ".join(cells) + " |")
+    first = names[0]
+    lines += [
+        "",
+        f"Top functions on `{first}` (own time):",
+        "",
+        "| function | where | library | share | calls/request |",
+        "|---|---|---|---:|---:|",
+    ]
+    for f in prof[first]["top"][:12]:
+        function = f["function"].replace("|", "\\|")
+        lines.append(
+            f"| `{function}` | {f['where']} | {f['library']} | "
+            f"{f['share'] * 100:.1f}% | {f['calls_per_request']:.0f} |"
+        )
+    return [*lines, ""]
+
+
+def _server_cmd(server: str, target: str, port: int) -> list[str]:
+    """The command line serving ``target`` on loopback with one worker."""
+    bindir = os.path.dirname(sys.executable)
+    where = ["--host", "127.0.0.1", "--port", str(port)]
+    if server == "gunicorn":
+        gunicorn = os.path.join(bindir, "gunicorn")
+        return [gunicorn, "-w", "1", "-k", "sync", "-b", f"127.0.0.1:{port}", target]
+    if server == "uvicorn":
+        quiet = ["--no-access-log", "--log-level", "warning"]
+        return [
+            os.path.join(bindir, "uvicorn"),
+            "--workers",
+            "1",
+            *quiet,
+            *where,
+            target,
+        ]
+    interface = server.removeprefix("granian-")  # granian-wsgi, granian-asgi
+    return [
+        os.path.join(bindir, "granian"),
+        *("--interface", interface, "--workers", "1"),
+        *where,
+        target,
+    ]
+
+
+def _load_servers(
+    servers: dict[str, str], targets: dict[str, str], seconds: int
+) -> dict[str, t.Any]:
+    """wrk against each (server, framework); keys ``"<server name>/<framework>"``."""
+    if not shutil.which("wrk"):
+        return {"skipped": "wrk is not installed (apt-get install wrk)"}
+    out: dict[str, t.Any] = {}
+    for name, server in servers.items():
+        for fw, target in targets.items():
+            port = _free_port()
+            cmd = _server_cmd(server, target, port)
+            out[f"{name}/{fw}"] = _serve_and_load(cmd, port, seconds)
+    return out
 
 
 def servers(frameworks: list[str], seconds: int) -> dict[str, t.Any]:
     """requests/s and p99 under granian (1 worker) and gunicorn (1 sync worker)."""
-    bindir = os.path.dirname(sys.executable)
-    out: dict[str, t.Any] = {}
-    if not shutil.which("wrk"):
-        return {"skipped": "wrk is not installed (apt-get install wrk)"}
-    for server in ("granian", "gunicorn"):
-        for fw in frameworks:
-            port = _free_port()
-            target = WSGI_TARGETS[fw]
-            if server == "granian":
-                cmd = [
-                    os.path.join(bindir, "granian"),
-                    "--interface",
-                    "wsgi",
-                    "--workers",
-                    "1",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    target,
-                ]
-            else:
-                cmd = [
-                    os.path.join(bindir, "gunicorn"),
-                    "-w",
-                    "1",
-                    "-k",
-                    "sync",
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    target,
-                ]
-            proc = subprocess.Popen(
-                cmd,
-                cwd=ROOT,
-                env=_env(),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            try:
-                _wait_port(port, proc)
-                out[f"{server}/{fw}"] = _wrk(port, seconds)
-            finally:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-    return out
+    return _load_servers(
+        {"granian": "granian-wsgi", "gunicorn": "gunicorn"},
+        {fw: WSGI_TARGETS[fw] for fw in frameworks},
+        seconds,
+    )
+
+
+def asgi_servers(frameworks: list[str], seconds: int) -> dict[str, t.Any]:
+    """requests/s and p99 under uvicorn (1 worker) and granian's ASGI interface."""
+    return _load_servers(
+        {"uvicorn": "uvicorn", "granian": "granian-asgi"},
+        {fw: f"benchmarks.asgi_targets:{fw}_app" for fw in frameworks},
+        seconds,
+    )
 
 
 def versions() -> dict[str, str]:
@@ -287,6 +447,10 @@ def versions() -> dict[str, str]:
         "jinja2",
         "granian",
         "gunicorn",
+        "starlette",
+        "fastapi",
+        "quart",
+        "uvicorn",
     ):
         try:
             out[dist] = metadata.version(dist)
@@ -306,6 +470,61 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+REAL_NOTES = {
+    "flaskr_index": "flaskr, logged in: index with 20 posts",
+    "flaskr_login_error": "flaskr: login POST, wrong password, form re-rendered",
+    "blog_index": "blog, logged in: index (5 of 20 posts, Markdown excerpts)",
+    "blog_create": "blog, logged in: create-post form POST with CSRF token → 302",
+}
+REAL_TEXT = [
+    "- **flaskr** is Flask's own tutorial app (`examples/tutorial/flaskr` of the",
+    "  Flask 3.1.3 sdist, downloaded into `build/` at run time, nothing of it",
+    "  committed), unchanged; on erlen it runs through `import erlen.flask_patch`.",
+    "  Its SQLite database is seeded with one user and 20 posts by that user, so",
+    "  the logged-in index renders 20 posts, each with an Edit link (`url_for`).",
+    "  The user's password hash is a one-iteration PBKDF2 hash, so the",
+    "  wrong-password POST measures the framework rather than scrypt.",
+    "- **blog** is `examples/blog` (`create_app` with a temporary database, 20",
+    "  posts). It is written for erlen; on Flask the same source runs through a",
+    "  shim that makes `import erlen` give Flask's modules with `Erlen = Flask`",
+    "  (`benchmarks/real_apps.py`). The create POST carries the session's CSRF",
+    "  token, stores a post, flashes and redirects. Its index page spends two",
+    "  thirds to three quarters of its time (cProfile, cumulative) in the blog's",
+    "  own Markdown rendering (a new `markdown.Markdown` per excerpt), the same",
+    "  work on both frameworks, so its ratio stays near 1 whatever erlen does.",
+    "- Logged-in requests carry a session cookie signed by the app's own session",
+    "  serializer. Each scenario gets a fresh app and database (in `/dev/shm`).",
+]
+
+
+def _us(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _server_table(srv: dict[str, t.Any]) -> list[str]:
+    if "skipped" in srv:
+        return [srv["skipped"], ""]
+    lines = [
+        "| server / framework | requests/s | p99 ms | non-2xx |",
+        "|---|---:|---:|---:|",
+    ]
+    for k, v in srv.items():
+        if "error" in v:
+            lines.append(f"| {k} | - | - | {v['error']} |")
+        else:
+            lines.append(
+                f"| {k} | {v['rps']:.0f} | {v['p99_ms']:.2f} | {v.get('non_2xx', 0)} |"
+            )
+    return [*lines, ""]
+
+
+def _check(what: str, bad: list[str]) -> list[str]:
+    verdict = "**all identical**" if not bad else "MISMATCHES: " + "; ".join(bad)
+    return [f"Response check ({what}): {verdict}", ""]
+
+
 def render(results: dict[str, t.Any]) -> str:
     us = results["in_process"]["us"]
     lines = [
@@ -313,47 +532,91 @@ def render(results: dict[str, t.Any]) -> str:
         "",
         "Generated by `make bench` (`python -m benchmarks.run`); raw numbers in",
         "`benchmarks/results/latest.json`. Each framework runs in its own process,",
-        "rounds are interleaved, medians are reported. On a shared machine only the",
-        "ratios within one run mean anything.",
+        "rounds are interleaved across frameworks; within a round each scenario is",
+        "timed in 5 batches and the fastest batch counts (the least disturbed by",
+        "other processes), and the median over the rounds is reported. On a shared",
+        "machine only the ratios within one run mean anything. `BENCH_QUICK=1 make",
+        "bench` is a short development run (in-process only; this page is not",
+        "rewritten).",
         "",
         f"- Date: {results['date']}",
         f"- Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()),
+        f"- Run time: {results.get('wall_seconds', 0):.0f} s ("
+        + ", ".join(
+            f"{k} {v:.0f} s" for k, v in results.get("section_seconds", {}).items()
+        )
+        + ")",
         "",
-        "## In-process, µs per request (lower is better)",
-        "",
-        "| scenario | erlen | Flask | Flask / erlen | Falcon | Bottle | bare WSGI |",
-        "|---|---:|---:|---:|---:|---:|---:|",
     ]
 
     def cell(fw: str, s: str) -> str:
-        v = us.get(fw, {}).get(s)
-        return "-" if v is None else f"{v:.1f}"
+        return _us(us.get(fw, {}).get(s))
 
-    for s in results["scenarios"]:
+    def ratio(s: str) -> str:
         e, f = us.get("erlen", {}).get(s), us.get("flask", {}).get(s)
-        ratio = f"**{f / e:.1f}x**" if e and f else "-"
-        lines.append(
-            f"| {s} | {cell('erlen', s)} | {cell('flask', s)} | {ratio} | "
-            f"{cell('falcon', s)} | {cell('bottle', s)} | {cell('bare', s)} |"
-        )
-    bad = results["mismatches"]
-    lines += [
-        "",
-        "Response check (status, body, key headers of erlen vs Flask): "
-        + ("**all identical**" if not bad else "MISMATCHES: " + "; ".join(bad)),
-        "",
-    ]
+        return f"**{f / e:.2f}x**" if e and f else "-"
+
+    real = [s for s in results["scenarios"] if s in REAL]
+    bare = [s for s in results["scenarios"] if s not in REAL]
+    if real:
+        lines += [
+            "## Real applications, in-process µs per request (lower is better)",
+            "",
+            *REAL_TEXT,
+            "",
+            "| scenario | what | erlen | Flask | Flask / erlen |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for s in real:
+            lines.append(
+                f"| {s} | {REAL_NOTES.get(s, '')} | {cell('erlen', s)} | "
+                f"{cell('flask', s)} | {ratio(s)} |"
+            )
+        lines.append("")
+    for note in results.get("notes", []):
+        lines += [f"Note: {note}", ""]
+    if bare:
+        lines += [
+            "## Bare routes, in-process µs per request (lower is better)",
+            "",
+            "One Flask-API application (`benchmarks/flask_app.py`) on Flask and on",
+            "erlen, beside the same routes on Falcon, Bottle and a bare WSGI callable.",
+            "",
+            "| scenario | erlen | Flask | Flask / erlen | Falcon | Bottle"
+            " | bare WSGI |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for s in bare:
+            lines.append(
+                f"| {s} | {cell('erlen', s)} | {cell('flask', s)} | {ratio(s)} | "
+                f"{cell('falcon', s)} | {cell('bottle', s)} | {cell('bare', s)} |"
+            )
+        lines.append("")
+    lines += _check(
+        "status, body, key headers of erlen vs Flask, every scenario above",
+        results["mismatches"],
+    )
+    prof = results.get("profiles")
+    if prof:
+        lines += _render_profiles(prof)
+    asgi = results.get("asgi")
+    if asgi:
+        lines += _render_asgi(asgi, us)
     srv = results.get("servers")
     if srv:
-        lines += ["## Under a real server: plain text, wrk -t1 -c32", ""]
-        if "skipped" in srv:
-            lines.append(srv["skipped"])
-        else:
-            lines += ["| server / framework | requests/s | p99 ms |", "|---|---:|---:|"]
-            for k, v in srv.items():
-                lines.append(f"| {k} | {v['rps']:.0f} | {v['p99_ms']:.2f} |")
-        lines.append("")
+        lines += ["## WSGI servers: plain text, wrk -t1 -c32", ""]
+        lines += _server_table(srv)
+    asrv = (asgi or {}).get("servers")
+    if asrv:
+        lines += [
+            "## ASGI servers: plain text, wrk -t1 -c32",
+            "",
+            "uvicorn (1 worker, its default loop and HTTP parser: uvloop, httptools)",
+            "and granian `--interface asgi` (1 worker).",
+            "",
+        ]
+        lines += _server_table(asrv)
     imp = results.get("import_ms")
     if imp:
         lines += [
@@ -366,7 +629,7 @@ def render(results: dict[str, t.Any]) -> str:
     rss = results["in_process"].get("max_rss_kb")
     if rss:
         lines += [
-            "## Peak RSS of the benchmark process (MB)",
+            "## Peak RSS of the WSGI benchmark process (MB)",
             "",
             "| framework | MB |",
             "|---|---:|",
@@ -389,14 +652,93 @@ def render(results: dict[str, t.Any]) -> str:
     return "\n".join(lines)
 
 
+def _render_asgi(asgi: dict[str, t.Any], wsgi_us: dict[str, t.Any]) -> list[str]:
+    ip = asgi["in_process"]
+    aus = ip["us"]
+    fws = [f for f in ASGI_FRAMEWORKS if f in aus]
+    lines = [
+        "## ASGI, in-process µs per request (lower is better)",
+        "",
+        "One event loop (asyncio); each request is a direct `await app(scope,",
+        "receive, send)` with a prepared scope, after the app's lifespan startup.",
+        "erlen serves the same Flask-API app as above through `app.asgi_app`",
+        "(its text and JSON views are plain `def` functions, as in a Flask app);",
+        "the peers' endpoints are `async def`. The async view awaits",
+        "`asyncio.sleep(0)`. The erlen WSGI and Flask WSGI columns are the same",
+        "app over WSGI, from the table above.",
+        "",
+        "| scenario | "
+        + " | ".join(ASGI_NAMES[f] for f in fws)
+        + " | erlen WSGI | Flask WSGI | Starlette / erlen | Quart / erlen"
+        " | Flask WSGI / erlen |",
+        "|---|" + "---:|" * (len(fws) + 5),
+    ]
+    for s in asgi["scenarios"]:
+        cells = [_us(aus.get(f, {}).get(s)) for f in fws]
+
+        def over(peer: str, s: str = s) -> str:
+            e, p = aus.get("erlen", {}).get(s), aus.get(peer, {}).get(s)
+            if peer == "flask-wsgi":
+                p = wsgi_us.get("flask", {}).get(s)
+            return f"**{p / e:.2f}x**" if e and p else "-"
+
+        lines.append(
+            f"| {s} | "
+            + " | ".join(cells)
+            + f" | {_us(wsgi_us.get('erlen', {}).get(s))}"
+            + f" | {_us(wsgi_us.get('flask', {}).get(s))}"
+            + f" | {over('starlette')} | {over('quart')} | {over('flask-wsgi')} |"
+        )
+    lines.append("")
+    real = asgi.get("real_scenarios", [])
+    if real and ip["available"].get("erlen"):
+        lines += [
+            "The real applications over ASGI (erlen only: Flask has no ASGI side),",
+            "the same requests as in the first table:",
+            "",
+            "| scenario | erlen ASGI | erlen WSGI | Flask WSGI"
+            " | Flask WSGI / erlen ASGI |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for s in real:
+            e = aus.get("erlen", {}).get(s)
+            f = wsgi_us.get("flask", {}).get(s)
+            lines.append(
+                f"| {s} | {_us(e)} | {_us(wsgi_us.get('erlen', {}).get(s))} | "
+                f"{_us(f)} | " + (f"**{f / e:.2f}x**" if e and f else "-") + " |"
+            )
+        lines.append("")
+    if ip["available"].get("erlen") is False:
+        lines += [
+            "erlen's column is `-`: this erlen has no `app.asgi_app` yet (issue 11);",
+            "the harness fills it as soon as the Flask-API app has one.",
+            "",
+        ]
+    else:
+        lines += _check(
+            "status, content type, body of erlen over ASGI vs the same app on"
+            " Flask over WSGI",
+            asgi["mismatches"],
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--quick", action="store_true", help="few rounds, in-process only")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        default=os.environ.get("BENCH_QUICK", "") not in ("", "0"),
+        help="few rounds, in-process only (also BENCH_QUICK=1)",
+    )
     p.add_argument("--no-servers", action="store_true")
+    p.add_argument("--no-asgi", action="store_true")
     p.add_argument("--scenarios", default=",".join(SCENARIOS))
     p.add_argument("--frameworks", default=",".join(FRAMEWORKS))
+    p.add_argument("--asgi-frameworks", default=",".join(ASGI_FRAMEWORKS))
     p.add_argument("--rounds", type=int, default=None)
     p.add_argument("--requests", type=int, default=None)
+    p.add_argument("--seconds", type=int, default=5, help="wrk run per server")
     p.add_argument("--output", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     p.add_argument(
         "--json", default=os.path.join(ROOT, "benchmarks", "results", "latest.json")
@@ -404,23 +746,73 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     scenarios = [s for s in args.scenarios.split(",") if s]
     frameworks = [f for f in args.frameworks.split(",") if f]
+    asgi_frameworks = [f for f in args.asgi_frameworks.split(",") if f]
     rounds = args.rounds or (3 if args.quick else 5)
     n = args.requests or (300 if args.quick else 3000)
+    started = time.monotonic()
     results: dict[str, t.Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC"
         ),
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count()},
         "versions": versions(),
-        "scenarios": scenarios,
+        "notes": [],
     }
+    if any(SCENARIOS[s][0] == "flaskr" for s in scenarios):
+        try:
+            ensure_flaskr()
+        except (OSError, subprocess.SubprocessError) as exc:
+            scenarios = [s for s in scenarios if SCENARIOS[s][0] != "flaskr"]
+            results["notes"].append(
+                f"flaskr skipped: Flask's sdist unavailable ({exc})"
+            )
+    results["scenarios"] = scenarios
+    sections: dict[str, float] = {}
+    mark = [time.monotonic()]
+
+    def lap(section: str) -> None:
+        now = time.monotonic()
+        sections[section] = round(now - mark[0], 1)
+        mark[0] = now
+
+    results["section_seconds"] = sections
     results["in_process"] = in_process(frameworks, scenarios, rounds, n)
     results["mismatches"] = mismatches(results["in_process"]["responses"])
+    lap("wsgi in-process")
+    if not args.no_asgi and asgi_frameworks:
+        asgi_scenarios = list(ASGI_SCENARIOS)
+        real = [s for s in ERLEN_ASGI_SCENARIOS if s in REAL and s in scenarios]
+        ip = asgi_in_process(asgi_frameworks, real + asgi_scenarios, rounds, n)
+        results["asgi"] = {
+            "scenarios": asgi_scenarios,
+            "real_scenarios": real,
+            "in_process": ip,
+            "mismatches": asgi_mismatches(
+                ip["responses"], results["in_process"]["responses"]
+            ),
+        }
+        lap("asgi in-process")
     if not args.quick:
         results["import_ms"] = import_times(frameworks)
         results["scaling"] = scaling()
+        lap("import time, scaling")
+        real = [s for s in scenarios if s in REAL]
+        if real and "erlen" in frameworks:
+            results["profiles"] = profiles(real)
+            lap("profiles")
         if not args.no_servers:
-            results["servers"] = servers([f for f in frameworks], seconds=5)
+            results["servers"] = servers(frameworks, args.seconds)
+            lap("wsgi servers")
+            if "asgi" in results:
+                available = results["asgi"]["in_process"]["available"]
+                served = [f for f in asgi_frameworks if available.get(f)]
+                asrv = asgi_servers(served, args.seconds)
+                if available.get("erlen") is False:
+                    for server in ("uvicorn", "granian"):
+                        asrv[f"{server}/erlen"] = {"error": "no app.asgi_app yet"}
+                results["asgi"]["servers"] = asrv
+                lap("asgi servers")
+    results["wall_seconds"] = round(time.monotonic() - started, 1)
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump(results, f, indent=2)
@@ -428,7 +820,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.output, "w") as f:
             f.write(render(results) + "\n")
     print(render(results))
-    return 1 if results["mismatches"] else 0
+    bad = results["mismatches"] + results.get("asgi", {}).get("mismatches", [])
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ import io
 import sys
 import typing as t
 
+from .real_apps import CSRF_TOKEN
+
 #: scenario -> (app name, method, path, body, content type, frameworks)
 FULL = ("erlen", "flask")
 ALL = ("erlen", "flask", "falcon", "bottle", "bare")
@@ -20,7 +22,30 @@ UPLOAD = (
     + f"\r\n--{BOUNDARY}--\r\n".encode()
 )
 
+FORM = "application/x-www-form-urlencoded"
+
 SCENARIOS: dict[str, tuple[str, str, str, bytes, str | None, tuple[str, ...]]] = {
+    # Real applications (benchmarks/real_apps.py), reported first.
+    "flaskr_index": ("flaskr", "GET", "/", b"", None, FULL),
+    "flaskr_login_error": (
+        "flaskr",
+        "POST",
+        "/auth/login",
+        b"username=bench&password=wrong",
+        FORM,
+        FULL,
+    ),
+    "blog_index": ("blog", "GET", "/", b"", None, FULL),
+    "blog_create": (
+        "blog",
+        "POST",
+        "/posts/new",
+        b"title=A+benchmark+post&body=Some+%2Amarkdown%2A+text.%0A%0A-+a+list"
+        b"&csrf_token=" + CSRF_TOKEN.encode(),
+        FORM,
+        FULL,
+    ),
+    # Bare routes of benchmarks/flask_app.py.
     "text": ("main", "GET", "/hello/world", b"", None, ALL),
     "json": ("main", "GET", "/json", b"", None, ALL),
     "page": ("main", "GET", "/page", b"", None, FULL),
@@ -30,11 +55,12 @@ SCENARIOS: dict[str, tuple[str, str, str, bytes, str | None, tuple[str, ...]]] =
         "POST",
         "/form",
         b"name=erlen&email=e%40example.com",
-        "application/x-www-form-urlencoded",
+        FORM,
         FULL,
     ),
     "route100": ("main", "GET", "/route99/last", b"", None, FULL),
     "hooks": ("hooks", "GET", "/hooks", b"", None, FULL),
+    "async": ("main", "GET", "/async/world", b"", None, FULL),
     "404": ("main", "GET", "/missing/page", b"", None, FULL),
     "blueprint_url_for": ("main", "GET", "/bp/item/41", b"", None, FULL),
     "stream_100k": ("main", "GET", "/stream", b"", None, FULL),
@@ -47,6 +73,10 @@ SCENARIOS: dict[str, tuple[str, str, str, bytes, str | None, tuple[str, ...]]] =
         FULL,
     ),
 }
+
+#: Scenarios of the real applications, and those sent with a logged-in session.
+REAL = frozenset(s for s, v in SCENARIOS.items() if v[0] in ("flaskr", "blog"))
+LOGGED_IN = frozenset({"flaskr_index", "blog_index", "blog_create"})
 
 
 def environ(name: str, cookie: str | None = None) -> tuple[dict[str, t.Any], bytes]:

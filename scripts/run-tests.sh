@@ -6,3 +6,4 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -m pytest "$@"
 # Flask's own test suite, unchanged, on erlen through erlen.flask_patch.
 bash scripts/flask-suite.sh
+bash scripts/jinja-suite.sh  # Jinja2's own test suite, unchanged, on erlen.jinja.FastEnvironment.

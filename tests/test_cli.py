@@ -1602,3 +1602,146 @@ def test_python_dash_m_version() -> None:
     assert proc.returncode == 0, proc.stderr
     assert f"Werkzeug {importlib.metadata.version('werkzeug')}" in proc.stdout
     assert f"Python {platform.python_version()}" in proc.stdout
+
+
+# ------------------------------------------ one production warning at startup
+
+
+def production_warnings(output: str) -> list[str]:
+    return [line for line in output.splitlines() if "production" in line.lower()]
+
+
+def test_erlen_only_dev_server_banner_warns_once(tmp_path: Path) -> None:
+    write(tmp_path / "simple.py", SIMPLE_APP)
+    port = free_port()
+    proc, log = start_server(tmp_path, "simple", port)
+    try:
+        assert wait_for(f"http://127.0.0.1:{port}/", lambda s, b: True, proc, log) == (
+            200,
+            "hello",
+        )
+    finally:
+        stop_server(proc, port)
+    output = log.read_text()
+    assert production_warnings(output) == [
+        " * WARNING: the development server is not for production; deploy with"
+        " gunicorn, granian or waitress behind nginx, see docs/deploying.md"
+    ]
+    assert "This is a development server" not in output
+    # The rest of Werkzeug's startup message is kept.
+    assert f" * Running on http://127.0.0.1:{port}" in output
+
+
+def test_erlen_only_app_run_warns_once(tmp_path: Path) -> None:
+    port = free_port()
+    write(
+        tmp_path / "runme.py",
+        SIMPLE_APP + f"\nif __name__ == '__main__':\n    app.run(port={port})\n",
+    )
+    log = tmp_path / "run.log"
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ERLEN_", "FLASK_"))
+    }
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "runme.py"],
+            cwd=tmp_path,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", lambda s, b: s == 200, proc, log)
+    finally:
+        stop_server(proc, port)
+    output = log.read_text()
+    assert len(production_warnings(output)) == 1, output
+    assert "docs/deploying.md" in production_warnings(output)[0]
+    assert f" * Running on http://127.0.0.1:{port}" in output
+
+
+# ------------------------- Flask plugins only for apps that use Flask's names
+
+PURE_APP = """\
+from erlen import Erlen
+app = Erlen("pure")
+"""
+
+FLASK_NAMES_APP = """\
+import erlen.flask_patch
+from flask import Flask
+app = Flask("flasky")
+"""
+
+SHOW_G = "import sys; print(repr(g)); print('flask loaded:', 'flask' in sys.modules)\n"
+
+
+def run_cli_subprocess(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ERLEN_", "FLASK_"))
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "erlen", *args],
+        cwd=cwd,
+        env={**clean, "PYTHONPATH": str(cwd), **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def help_commands(output: str) -> list[str]:
+    listing = output.split("Commands:\n", 1)[1]
+    return [line.split()[0] for line in listing.splitlines() if line.strip()]
+
+
+def test_erlen_only_pure_app_gets_no_flask_plugins_or_patch(tmp_path: Path) -> None:
+    make_plugin_dist(tmp_path, "flask.commands", "flaskplug")
+    write(tmp_path / "pure.py", PURE_APP)
+    helped = run_cli_subprocess(tmp_path, "--app", "pure", "--help")
+    assert helped.returncode == 0, helped.stderr
+    # Neither the test plugin nor Flask-Limiter's (installed in this venv).
+    assert help_commands(helped.stdout) == ["routes", "run", "shell"]
+    missing = run_cli_subprocess(tmp_path, "--app", "pure", "flaskplug")
+    assert missing.returncode == 2
+    assert "No such command 'flaskplug'" in missing.stderr
+    shell = run_cli_subprocess(tmp_path, "--app", "pure", "shell", stdin=SHOW_G)
+    assert shell.returncode == 0, shell.stderr
+    assert "<erlen.g of 'pure'>" in shell.stdout
+    assert "flask loaded: False" in shell.stdout
+
+
+def test_erlen_only_flask_names_app_gets_flask_plugins(tmp_path: Path) -> None:
+    make_plugin_dist(tmp_path, "flask.commands", "flaskplug")
+    write(tmp_path / "flasky.py", FLASK_NAMES_APP)
+    helped = run_cli_subprocess(tmp_path, "--app", "flasky", "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert {"flaskplug", "limiter"} <= set(help_commands(helped.stdout))
+    ran = run_cli_subprocess(tmp_path, "--app", "flasky", "flaskplug")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "plugin flaskplug in flasky\n"
+    shell = run_cli_subprocess(tmp_path, "--app", "flasky", "shell", stdin=SHOW_G)
+    assert "<flask.g of 'flasky'>" in shell.stdout
+
+
+def test_erlen_only_flask_plugins_on_request(tmp_path: Path) -> None:
+    make_plugin_dist(tmp_path, "flask.commands", "flaskplug")
+    write(tmp_path / "pure.py", PURE_APP)
+    asked = {"ERLEN_FLASK_PLUGINS": "1"}
+    helped = run_cli_subprocess(tmp_path, "--app", "pure", "--help", env=asked)
+    assert {"flaskplug", "limiter"} <= set(help_commands(helped.stdout))
+    ran = run_cli_subprocess(tmp_path, "--app", "pure", "flaskplug", env=asked)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "plugin flaskplug in pure\n"
+    # Without an app too (the plugin's own --help needs none).
+    bare = run_cli_subprocess(tmp_path, "flaskplug", "--help", env=asked)
+    assert bare.returncode == 0, bare.stderr
+    off = run_cli_subprocess(
+        tmp_path, "--app", "pure", "--help", env={"ERLEN_FLASK_PLUGINS": "0"}
+    )
+    assert "flaskplug" not in help_commands(off.stdout)

@@ -14,6 +14,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from erlen import Erlen
 
+from . import keys
+
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Erlen:
     """Build and configure the blog application.
@@ -21,7 +23,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Erlen:
     Configuration comes from :class:`~examples.blog.config.DefaultConfig`, then
     ``config.py`` in the instance folder (if present), then ``BLOG_*``
     environment variables. ``test_config`` replaces the last two, so tests are
-    not affected by the developer's machine.
+    not affected by the developer's machine. Without a ``SECRET_KEY`` the key
+    is read from (on first run, generated into) ``<instance>/secret_key``; see
+    :mod:`examples.blog.keys`.
     """
     app = Erlen(__name__, instance_relative_config=True)
     app.config.from_object("examples.blog.config.DefaultConfig")
@@ -33,6 +37,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Erlen:
     if not app.config.get("DATABASE"):
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["DATABASE"] = os.path.join(app.instance_path, "blog.sqlite")
+    if not app.config.get("SECRET_KEY"):
+        # Never a public default: a random key kept in the instance folder.
+        key_file = app.config.get("SECRET_KEY_FILE") or os.path.join(
+            app.instance_path, keys.KEY_FILE_NAME
+        )
+        app.config["SECRET_KEY"] = keys.load_or_create_secret_key(key_file)
 
     from . import api, auth, csrf, db, errors, markup, posts
 

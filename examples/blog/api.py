@@ -1,27 +1,40 @@
 """The JSON API: ``/api/posts`` and ``/api/posts/<id>``.
 
-Reads are public. Writes use the browser session (log in through the site
-first) and need a JSON object body. Every error is JSON:
+Reads are public. Writes need a JSON object body and either an API token,
+``Authorization: Bearer <token>`` (see ``tokens.py``; for scripts and curl),
+or the browser session with its CSRF token in an ``X-CSRF-Token`` header.
+``/api/tokens`` lists (GET), creates (POST, from a session only) and revokes
+(DELETE ``/api/tokens/<id>``) the user's tokens. Every error is JSON:
 ``{"error": {"status": 422, "title": "...", "message": "...", "fields": {...}}}``.
 
-Status codes: 200/201/204 success, 400 malformed JSON or not an object,
-401 not logged in, 403 not the author, 404 unknown post, 405 wrong method,
-415 body not declared as ``application/json``, 422 validation failed.
+Status codes: 200/201/204 success, 400 malformed JSON or not an object or a
+session write without its CSRF token, 401 not logged in or a wrong or revoked
+token (with ``WWW-Authenticate: Bearer``), 403 not the author, 404 unknown
+post, 405 wrong method, 415 body not declared as ``application/json``, 422
+validation failed.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from erlen import Blueprint, Response, current_app, g, jsonify, request, url_for
 
-from . import models
+from . import csrf, models, tokens
 from .auth import login_required
 from .errors import json_error
 from .markup import render_markdown
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The keys a post's JSON body may have.
+POST_FIELDS = frozenset({"title", "body"})
 
 
 class ApiError(Exception):
@@ -69,8 +82,9 @@ def positive_int_arg(name: str, default: int) -> int:
     return value
 
 
-def json_body() -> dict[str, Any]:
-    """The request's JSON object, or a 415/400 explaining what is wrong."""
+def json_body(fields: frozenset[str] = POST_FIELDS) -> dict[str, Any]:
+    """The request's JSON object, or a 415/400 explaining what is wrong (a 422
+    for keys other than ``fields``)."""
     if not request.is_json:
         raise ApiError(
             415, "Send the body as JSON with Content-Type: application/json."
@@ -80,7 +94,7 @@ def json_body() -> dict[str, Any]:
         raise ApiError(400, "The request body is not valid JSON.")
     if not isinstance(data, dict):
         raise ApiError(400, "The JSON body must be an object.")
-    unknown = sorted(set(data) - {"title", "body"})
+    unknown = sorted(set(data) - fields)
     if unknown:
         raise ApiError(
             422,
@@ -108,6 +122,29 @@ def own_post(post_id: int) -> sqlite3.Row:
     return post
 
 
+def authenticated(view: F) -> F:
+    """A logged-in user (session or token) for ``view``; a session's unsafe
+    request also needs its CSRF token in ``X-CSRF-Token`` (a 400 otherwise)."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if (
+            g.auth == "session"
+            and request.method in csrf.UNSAFE_METHODS
+            and not csrf.token_matches(request.headers.get(csrf.HEADER_NAME))
+        ):
+            raise ApiError(
+                400,
+                "A write with the session cookie needs the page's CSRF token in"
+                f" the {csrf.HEADER_NAME} header (scripts: use an API token,"
+                " 'Authorization: Bearer <token>').",
+            )
+        return view(*args, **kwargs)
+
+    return cast(F, wrapped)
+
+
 @bp.get("/posts")
 def list_posts() -> Any:
     """A page of posts, newest first: ``?page=1&per_page=10``."""
@@ -133,7 +170,7 @@ def list_posts() -> Any:
 
 
 @bp.post("/posts")
-@login_required
+@authenticated
 def create_post() -> Any:
     """Create a post from ``{"title": ..., "body": ...}``; 201 with its JSON."""
     data = validated(json_body(), partial=False)
@@ -156,7 +193,7 @@ def get_post(post_id: int) -> Any:
 
 
 @bp.route("/posts/<int:post_id>", methods=("PUT", "PATCH"))
-@login_required
+@authenticated
 def update_post(post_id: int) -> Any:
     """Replace (PUT: both fields) or change (PATCH: any field) a post."""
     post = own_post(post_id)
@@ -170,9 +207,57 @@ def update_post(post_id: int) -> Any:
 
 
 @bp.delete("/posts/<int:post_id>")
-@login_required
+@authenticated
 def delete_post(post_id: int) -> Any:
     """Delete a post; 204 with no body."""
     own_post(post_id)
     models.delete_post(post_id)
+    return "", 204
+
+
+# -- API tokens -----------------------------------------------------------------
+
+
+@bp.get("/tokens")
+@authenticated
+def list_tokens() -> Any:
+    """The user's tokens (names and first characters, never the tokens)."""
+    return {
+        "tokens": [
+            tokens.token_to_json(row) for row in tokens.list_tokens(g.user["id"])
+        ]
+    }
+
+
+@bp.post("/tokens")
+@authenticated
+def create_token() -> Any:
+    """Create a token from ``{"name": ...}``: 201 with the token, shown only here.
+
+    Only from a logged-in session (with its CSRF token): a token cannot mint
+    more tokens, so revoking a leaked one is enough.
+    """
+    if g.auth != "session":
+        raise ApiError(
+            403, "Create API tokens from a logged-in session, not with a token."
+        )
+    data = json_body(frozenset({"name"}))
+    error = tokens.validate_name(data.get("name"))
+    if error is not None:
+        raise ApiError(422, "The token is not valid.", fields={"name": error})
+    token_id, token = tokens.create_token(g.user["id"], data["name"])
+    row = tokens.get_token(g.user["id"], token_id)
+    assert row is not None
+    response = jsonify({**tokens.token_to_json(row), "token": token})
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.list_tokens")
+    return response
+
+
+@bp.delete("/tokens/<int:token_id>")
+@authenticated
+def revoke_token(token_id: int) -> Any:
+    """Revoke one of the user's tokens (this one too, if it is the caller's)."""
+    if not tokens.revoke_token(g.user["id"], token_id):
+        raise ApiError(404, f"You have no API token {token_id}.")
     return "", 204

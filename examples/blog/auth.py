@@ -5,11 +5,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from werkzeug.security import check_password_hash
 
 from erlen import (
     Blueprint,
+    Response,
+    abort,
     flash,
     g,
     redirect,
@@ -19,7 +22,7 @@ from erlen import (
     url_for,
 )
 
-from . import models
+from . import models, tokens
 from .db import create_user
 from .errors import json_error
 
@@ -28,11 +31,48 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: ``WWW-Authenticate`` of the API's 401 answers (RFC 6750).
+BEARER_CHALLENGE = 'Bearer realm="blog"'
+
+
+def unauthorized(message: str, error: str | None = None) -> Response:
+    """The API's 401: JSON, with the challenge naming the Bearer scheme."""
+    response = json_error(401, message)
+    challenge = BEARER_CHALLENGE + (f', error="{error}"' if error else "")
+    response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
 @bp.before_app_request
-def load_logged_in_user() -> None:
-    """Put the logged-in user's row (or ``None``) on ``g.user``."""
+def load_logged_in_user() -> Response | None:
+    """Put the user's row (or ``None``) on ``g.user`` and how they proved who
+    they are on ``g.auth`` (``"session"``, ``"token"`` or ``None``).
+
+    The API reads an ``Authorization`` header, if there is one, instead of the
+    session: a valid ``Bearer`` token or a 401, whatever the endpoint, so a
+    mistyped or revoked token never passes for an anonymous reader.
+    """
+    g.user = None
+    g.auth = None
+    if request.blueprint == "api" and "Authorization" in request.headers:
+        token = tokens.bearer_token()
+        if token is None:
+            return unauthorized(
+                "Send an API token as 'Authorization: Bearer <token>'.",
+                "invalid_request",
+            )
+        user = tokens.user_for_token(token)
+        if user is None:
+            return unauthorized(
+                "The API token is wrong or has been revoked.", "invalid_token"
+            )
+        g.user, g.auth = user, "token"
+        return None
     user_id = session.get("user_id")
-    g.user = models.get_user(user_id) if isinstance(user_id, int) else None
+    if isinstance(user_id, int):
+        g.user = models.get_user(user_id)
+        g.auth = "session" if g.user is not None else None
+    return None
 
 
 def login_required(view: F) -> F:
@@ -42,22 +82,42 @@ def login_required(view: F) -> F:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if g.user is None:
             if request.blueprint == "api":
-                return json_error(401, "Log in first: this needs a session.")
+                return unauthorized(
+                    "Log in first, or send an API token:"
+                    " 'Authorization: Bearer <token>'."
+                )
             flash("Please log in to continue.", "warning")
-            return redirect(url_for("auth.login", next=request.full_path))
+            return redirect(url_for("auth.login", next=current_path()))
         return view(*args, **kwargs)
 
     return cast(F, wrapped)
 
 
-def is_safe_next(target: str) -> bool:
-    """Only local absolute paths are followed after login (no open redirect)."""
-    return bool(
-        target
-        and target.startswith("/")
-        and not target.startswith("//")
-        and "\\" not in target
-    )
+def current_path() -> str:
+    """This request's path with its query string, if it has one (unlike
+    ``request.full_path``, no lone ``?`` at the end)."""
+    return request.full_path if request.query_string else request.path
+
+
+def safe_next_url(target: str, default: str) -> str:
+    """``target`` if it is a path on this site, else ``default`` (no open redirect).
+
+    The recipe of docs/security.md (no scheme, no host, a leading ``/``, no
+    backslash), made strict about what browsers do with a ``Location``: they
+    drop tabs and newlines anywhere (``?next=/%09/evil.example``, a tab once
+    decoded, becomes ``//evil.example``), read a backslash as a slash, and take
+    ``///host`` as ``//host``. So a target must not start with two slashes or
+    contain a backslash or any control character (which could not go in a
+    header either: ``/%0a/x`` would otherwise be a 500).
+    """
+    if not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
 
 
 @bp.route("/register", methods=("GET", "POST"))
@@ -101,8 +161,8 @@ def login() -> Any:
             session.clear()
             session["user_id"] = user["id"]
             flash(f"Logged in as {user['username']}.", "success")
-            target = request.args.get("next", "")
-            return redirect(target if is_safe_next(target) else url_for("blog.index"))
+            next_url = request.args.get("next", "")
+            return redirect(safe_next_url(next_url, default=url_for("blog.index")))
         flash("Please correct the errors below.", "error")
     status = 422 if errors else 200
     return render_template("auth/login.html", values=values, errors=errors), status
@@ -114,3 +174,42 @@ def logout() -> Any:
     session.clear()
     flash("You have been logged out.", "info")
     return redirect(url_for("blog.index"))
+
+
+@bp.route("/tokens", methods=("GET", "POST"))
+@login_required
+def api_tokens() -> Any:
+    """List the user's API tokens; a POST creates one and shows it, once."""
+    name = ""
+    error = None
+    new_token = None
+    status = 200
+    if request.method == "POST":
+        name = request.form.get("name", "")
+        error = tokens.validate_name(name)
+        if error is None:
+            _, new_token = tokens.create_token(g.user["id"], name)
+            flash(f"Created the token {name.strip()!r}: copy it now.", "success")
+            name = ""
+            status = 201
+        else:
+            status = 422
+    return render_template(
+        "auth/tokens.html",
+        tokens=tokens.list_tokens(g.user["id"]),
+        name=name,
+        errors={"name": error} if error else {},
+        new_token=new_token,
+    ), status
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_api_token(token_id: int) -> Any:
+    """Revoke one of the user's tokens (a 404 for anyone else's)."""
+    token = tokens.get_token(g.user["id"], token_id)
+    if token is None:
+        abort(404, description=f"You have no API token {token_id}.")
+    tokens.revoke_token(g.user["id"], token_id)
+    flash(f"Revoked the token {token['name']!r}.", "info")
+    return redirect(url_for("auth.api_tokens"))

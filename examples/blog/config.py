@@ -9,10 +9,13 @@ from __future__ import annotations
 
 
 class DefaultConfig:
-    """Settings suitable for development; production must set ``SECRET_KEY``."""
+    """Settings suitable for development and production alike."""
 
-    #: Signs the session cookie. "dev" is public: override it in production.
-    SECRET_KEY = "dev"
+    #: Signs the session cookie. Unset (the default), a random key is generated
+    #: on first run into ``SECRET_KEY_FILE``, so no public key signs sessions.
+    SECRET_KEY: str | None = None
+    #: Where that generated key is kept; ``None`` means ``<instance>/secret_key``.
+    SECRET_KEY_FILE: str | None = None
     #: Path of the SQLite database file; ``None`` means ``<instance>/blog.sqlite``.
     DATABASE: str | None = None
     #: Posts per page on the HTML index.

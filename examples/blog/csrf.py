@@ -10,9 +10,12 @@ easy to read. The rules:
   ``X-CSRF-Token`` header).
 - A ``before_request`` hook checks it on every POST/PUT/PATCH/DELETE and
   answers 400 when it is missing or wrong.
-- The JSON API is exempt: it only accepts ``application/json`` bodies, which a
-  cross-site page can only send after a CORS preflight this app never
-  grants, and the session cookie is ``SameSite=Lax``.
+- The JSON API has its own rule (``api.py``): a write authenticated by the
+  session needs the token in an ``X-CSRF-Token`` header (pages of a logged-in
+  user carry it in ``<meta name="csrf-token">``); a write authenticated by an
+  API token (``Authorization: Bearer``) needs none, since a cross-site page
+  can neither read nor send that header. This is on top of the API accepting
+  only ``application/json`` bodies and the ``SameSite=Lax`` session cookie.
 """
 
 from __future__ import annotations
@@ -38,6 +41,17 @@ def csrf_token() -> str:
     return token
 
 
+def token_matches(sent: str | None) -> bool:
+    """Whether ``sent`` is this session's CSRF token (in constant time)."""
+    expected = session.get(SESSION_KEY)
+    return (
+        isinstance(expected, str)
+        and bool(expected)
+        and bool(sent)
+        and hmac.compare_digest(str(sent).encode(), expected.encode())
+    )
+
+
 def check_csrf() -> None:
     """Abort with 400 if an unsafe request lacks the session's token."""
     if request.method not in UNSAFE_METHODS:
@@ -46,12 +60,8 @@ def check_csrf() -> None:
         return
     if request.routing_exception is not None:
         return  # no view will run: let the 404/405 through instead of a 400
-    expected = session.get(SESSION_KEY)
-    sent = request.form.get(FIELD_NAME) or request.headers.get(HEADER_NAME)
-    if (
-        not isinstance(expected, str)
-        or not sent
-        or not hmac.compare_digest(sent.encode(), expected.encode())
+    if not token_matches(
+        request.form.get(FIELD_NAME) or request.headers.get(HEADER_NAME)
     ):
         abort(
             400,

@@ -84,7 +84,10 @@ def init_db(drop: bool = False) -> None:
     """Create the tables (dropping existing ones first if ``drop``)."""
     conn = get_db()
     if drop:
-        conn.executescript("DROP TABLE IF EXISTS post; DROP TABLE IF EXISTS user;")
+        conn.executescript(
+            "DROP TABLE IF EXISTS api_token; DROP TABLE IF EXISTS post;"
+            " DROP TABLE IF EXISTS user;"
+        )
     schema = resources.files(__package__).joinpath("schema.sql").read_text("utf-8")
     conn.executescript(schema)
     conn.commit()
@@ -131,7 +134,8 @@ def _has_schema() -> bool:
         row[0]
         for row in get_db().execute("SELECT name FROM sqlite_master WHERE type='table'")
     }
-    return {"user", "post"} <= names
+    # api_token came later: a database from an older version gets it too.
+    return {"user", "post", "api_token"} <= names
 
 
 @click.command("init-db")

@@ -5,6 +5,9 @@ app = Erlen(__name__)
 
 @app.get("/")
 @app.get("/hello/<name>")
-def hello(name: str = "world") -> dict[str, str]:
-    """Greet ``name`` and echo the caller's user agent."""
+def hello(name="world"):
     return {"hello": name, "agent": request.user_agent.string}
+
+
+if __name__ == "__main__":
+    app.run(debug=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from . import json as json
 from .app import Erlen as Erlen
 from .blueprints import Blueprint as Blueprint
@@ -43,3 +45,20 @@ from .wrappers import Request as Request
 from .wrappers import Response as Response
 
 __version__ = "0.1.0"
+
+if t.TYPE_CHECKING:
+    from .broadcast import Broadcast as Broadcast
+    from .sse import sse_response as sse_response
+
+# Imported on first use: they pull in asyncio, which `import erlen` need not pay for.
+_LAZY = {"Broadcast": "broadcast", "sse_response": "sse"}
+
+
+def __getattr__(name: str) -> t.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    # (``globals`` here is the erlen.globals submodule.)
+    return getattr(importlib.import_module(f".{module}", __name__), name)

@@ -81,6 +81,7 @@ from .signals import (
     request_tearing_down,
 )
 from .templating import Environment
+from .templating import update_template_context as _update_template_context
 from .wrappers import Request, Response, _split_blueprint_path
 from .wsgi import respond as wsgi_respond
 
@@ -470,17 +471,7 @@ class Erlen(Scaffold):
 
     def update_template_context(self, context: dict[str, t.Any]) -> None:
         """Add the context processors' values; explicit values win."""
-        names: t.Iterable[str | None] = (None,)
-        req_ctx = _cv_request.get(None)
-        if req_ctx is not None:
-            names = chain(names, reversed(self._request_blueprints(req_ctx)))
-        orig_ctx = context.copy()
-        processors = self.template_context_processors
-        for name in names:
-            if name in processors:
-                for func in processors[name]:
-                    context.update(self.ensure_sync(func)())
-        context.update(orig_ctx)
+        _update_template_context(self, context)
 
     def make_shell_context(self) -> dict[str, t.Any]:
         """The names available in ``erlen shell``."""

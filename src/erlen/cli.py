@@ -16,6 +16,7 @@ import collections.abc as cabc
 import importlib
 import importlib.metadata
 import inspect
+import logging
 import os
 import platform
 import sys
@@ -566,6 +567,7 @@ class ErlenGroup(AppGroup):
             self.add_command(routes_command)
 
         self._loaded_plugin_commands = False
+        self._loaded_flask_plugin_commands = False
 
     def _load_plugin_commands(self) -> None:
         if self._loaded_plugin_commands:
@@ -578,15 +580,32 @@ class ErlenGroup(AppGroup):
             self.add_command(ep.load(), ep.name)
 
     def _load_flask_plugin_commands(self) -> None:
+        """Add ``flask.commands`` plugins, but only for an app that uses Flask's
+        names (``erlen.flask_patch`` is already in effect, typically because the
+        app module imported it) or when ``ERLEN_FLASK_PLUGINS`` asks for them:
+        loading them means applying the patch, which a pure erlen app must not
+        get behind its back. Called again once the app is loaded."""
+        from .helpers import _flask_patched
+
+        if self._loaded_flask_plugin_commands:
+            return
+        if not (_flask_patched() or _flask_plugins_requested()):
+            return
         eps = importlib.metadata.entry_points(group="flask.commands")
         if not eps:
             return
+        self._loaded_flask_plugin_commands = True
         try:
             # Flask plugins import ``flask``: it must mean erlen for them to work.
             importlib.import_module(f"{__package__}.flask_patch")
         except ImportError:
             return
+        erlen_names = {
+            ep.name for ep in importlib.metadata.entry_points(group="erlen.commands")
+        }
         for ep in eps:
+            if ep.name in erlen_names and ep.name in self.commands:
+                continue  # loaded after the erlen plugins: theirs still wins
             try:
                 command = ep.load()
             except Exception as e:
@@ -615,6 +634,12 @@ class ErlenGroup(AppGroup):
             click.secho(f"Error: {e.format_message()}\n", err=True, fg="red")
             return None
 
+        # An app that imported erlen.flask_patch gets the Flask plugins now.
+        self._load_flask_plugin_commands()
+        rv = super().get_command(ctx, cmd_name)
+        if rv is not None:
+            return rv
+
         # Make the app context available to parameter and command callbacks.
         app_ctx = _cv_app.get(None)
         if app_ctx is None or app_ctx.app is not app:
@@ -624,14 +649,17 @@ class ErlenGroup(AppGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         """All command names; shows why the app failed to load, if it did."""
         self._load_plugin_commands()
-        names = set(super().list_commands(ctx))
         info = ctx.ensure_object(ScriptInfo)
+        names: set[str] = set()
         try:
             names.update(info.load_app().cli.list_commands(ctx))
         except NoAppException as e:
             click.secho(f"Error: {e.format_message()}\n", err=True, fg="red")
         except Exception:
             click.secho(f"{traceback.format_exc()}\n", err=True, fg="red")
+        # After loading the app, which may have imported erlen.flask_patch.
+        self._load_flask_plugin_commands()
+        names.update(super().list_commands(ctx))
         return sorted(names)
 
     def make_context(
@@ -663,6 +691,12 @@ class ErlenGroup(AppGroup):
             _env_file_option.handle_parse_result(ctx, {}, [])
             _app_option.handle_parse_result(ctx, {}, [])
         return super().parse_args(ctx, args)
+
+
+def _flask_plugins_requested() -> bool:
+    """Whether ``ERLEN_FLASK_PLUGINS`` asks for ``flask.commands`` plugins."""
+    value = os.environ.get("ERLEN_FLASK_PLUGINS", "")
+    return value.lower() not in ("", "0", "false", "no")
 
 
 def load_dotenv(
@@ -704,9 +738,36 @@ def load_dotenv(
     return bool(values)
 
 
+#: The first words of the production warning Werkzeug's server logs at startup.
+_WERKZEUG_DEV_WARNING = "WARNING: This is a development server."
+
+
+class _OneProductionWarning(logging.Filter):
+    """Drops the line of Werkzeug's startup log that repeats the production
+    warning :func:`show_server_banner` has just printed (with where to read
+    about deploying), keeping the rest (the addresses served)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not isinstance(record.msg, str) or _WERKZEUG_DEV_WARNING not in record.msg:
+            return True
+        lines = [
+            line
+            for line in record.msg.splitlines()
+            if _WERKZEUG_DEV_WARNING not in line
+        ]
+        record.msg = "\n".join(lines)
+        return bool(lines)
+
+
+_one_production_warning = _OneProductionWarning()
+
+
 def show_server_banner(debug: bool | None, app_import_path: str | None) -> None:
     """Print the startup lines (app, debug mode, production warning), once: not
-    again in the reloader's child process."""
+    again in the reloader's child process, nor again by Werkzeug's server."""
+    werkzeug_logger = logging.getLogger("werkzeug")
+    if _one_production_warning not in werkzeug_logger.filters:
+        werkzeug_logger.addFilter(_one_production_warning)
     if is_running_from_reloader():
         return
     if app_import_path is not None:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import typing as t
+from http import HTTPStatus
 from io import BytesIO
 from types import GeneratorType
 
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
+from werkzeug.sansio.response import Response as _SansIOResponse
 from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
-from werkzeug.wsgi import get_content_length
+from werkzeug.wsgi import LimitedStream, get_content_length
 
-from . import json
+from . import formparser, json
 from .globals import _cv_app
 
 if t.TYPE_CHECKING:
@@ -116,7 +120,8 @@ class Request(_WerkzeugRequest):
         return _split_blueprint_path(name)
 
     def _load_form_data(self) -> None:
-        super()._load_form_data()
+        if not self._load_urlencoded():
+            super()._load_form_data()
         # In debug mode, accessing a missing file explains the enctype mistake.
         app_ctx = _cv_app.get(None)
         if (
@@ -128,6 +133,57 @@ class Request(_WerkzeugRequest):
             from .debughelpers import attach_enctype_error_multidict
 
             attach_enctype_error_multidict(self)
+
+    def _load_urlencoded(self) -> bool:
+        """Parse an urlencoded body exactly as Werkzeug's form parser would,
+        without its parser object, content-type parsing and stream layers.
+
+        Only taken when the result is certain to be Werkzeug's: a known
+        urlencoded content type, a plain decimal ``Content-Length``, no
+        chunked transfer, a stream nobody has read, and none of the steps
+        changed by a subclass. The limits act as in Werkzeug:
+        ``max_content_length`` (413 before reading) and, where this Werkzeug
+        applies it to urlencoded bodies, ``max_form_memory_size``. Returns
+        ``False`` (nothing done) to let Werkzeug handle the request.
+        """
+        d = self.__dict__
+        environ = self.environ
+        ctype = environ.get("CONTENT_TYPE")
+        length = environ.get("CONTENT_LENGTH")
+        if (
+            ctype.__class__ is not str
+            or length.__class__ is not str
+            or ctype.lower() not in formparser.URLENCODED_TYPES
+            or not (length.isascii() and length.isdigit())
+            or "form" in d
+            or "stream" in d
+            or d.get("_cached_data") is not None
+            or "HTTP_TRANSFER_ENCODING" in environ
+            or self.shallow
+            or not _plain_form(self.__class__)
+        ):
+            return False
+        content_length = int(length)
+        limit = self.max_content_length
+        if limit is not None and content_length > limit:
+            raise RequestEntityTooLarge()
+        raw = environ["wsgi.input"]
+        if "wsgi.input_terminated" in environ:
+            if limit is not None:
+                return False  # Werkzeug's maximum-limited stream
+            stream = raw
+        else:
+            stream = LimitedStream(raw, content_length)
+        d["stream"] = stream
+        if formparser.MEMORY_LIMIT_APPLIES:
+            memory = self.max_form_memory_size
+            if memory is not None and content_length > memory:
+                raise RequestEntityTooLarge()
+        items = formparser.parse_urlencoded(stream.read())
+        storage = self.parameter_storage_class
+        d["form"] = storage() if items is None else storage(items)
+        d["files"] = storage()
+        return True
 
     def get_json(
         self, force: bool = False, silent: bool = False, cache: bool = True
@@ -168,6 +224,51 @@ class Response(_WerkzeugResponse):
     default_mimetype: str | None = "text/html"
     json_module = json
     autocorrect_location_header = False
+
+    def __init__(
+        self,
+        response: t.Iterable[bytes] | bytes | t.Iterable[str] | str | None = None,
+        status: int | str | HTTPStatus | None = None,
+        headers: t.Mapping[str, str | t.Iterable[str]]
+        | t.Iterable[tuple[str, str]]
+        | None = None,
+        mimetype: str | None = None,
+        content_type: str | None = None,
+        direct_passthrough: bool = False,
+    ) -> None:
+        # A str or bytes body and nothing else (what make_response builds for
+        # a view returning a string): the state Werkzeug's __init__ leaves,
+        # set directly. Anything else, or a class that changes any step,
+        # takes Werkzeug's way.
+        body_class = response.__class__
+        if (
+            (body_class is str or body_class is bytes)
+            and status is None
+            and headers is None
+            and mimetype is None
+            and content_type is None
+            and direct_passthrough is False
+        ):
+            plan = _init_plans.get(self.__class__)
+            if plan is None:
+                plan = _init_plan(self.__class__)
+            if plan is not _NO_PLAN:
+                body: bytes = response.encode() if body_class is str else response  # type: ignore[union-attr,assignment]
+                header_list = plan.headers.copy()
+                if plan.length:
+                    header_list.append(("Content-Length", str(len(body))))
+                new_headers = _new_headers()
+                new_headers._list = header_list
+                self.headers = new_headers
+                self._status = plan.status
+                self._status_code = plan.status_code
+                self.direct_passthrough = False
+                self._on_close = []
+                self.response = [body]
+                return
+        super().__init__(
+            response, status, headers, mimetype, content_type, direct_passthrough
+        )
 
     def _has_location(self) -> bool:
         for key, _ in self.headers.items():
@@ -253,6 +354,77 @@ class _EncodedStream:
         self.gen.close()
 
 
+class _InitPlan:
+    """What Werkzeug's ``Response.__init__`` makes of a plain body for one
+    class: the headers before ``Content-Length``, whether that is set, and
+    the default status."""
+
+    __slots__ = ("headers", "length", "status", "status_code")
+
+    def __init__(
+        self, headers: list[tuple[str, str]], length: bool, status: str, code: int
+    ) -> None:
+        self.headers = headers
+        self.length = length
+        self.status = status
+        self.status_code = code
+
+
+_NO_PLAN = _InitPlan([], False, "", 0)
+_init_plans: dict[type, _InitPlan] = {}
+
+
+def _plain_headers() -> bool:
+    # Headers() holds nothing but its list (true of every Werkzeug 3.x).
+    return vars(Headers()) == {"_list": []}
+
+
+_PLAIN_HEADERS = _plain_headers()
+
+
+def _new_headers() -> Headers:
+    return Headers.__new__(Headers)
+
+
+def _init_plan(cls: type[Response]) -> _InitPlan:
+    """The :class:`_InitPlan` of ``cls``, or ``_NO_PLAN`` when a step of
+    Werkzeug's ``__init__`` is changed by the class (then it runs itself).
+    The plan is derived from a real instance made by Werkzeug's code."""
+    plan = _NO_PLAN
+    stock = all(
+        getattr(cls, name) is getattr(_WerkzeugResponse, name)
+        for name in ("set_data", "status", "status_code", "_clean_status")
+    ) and all(
+        # Nothing between this class and Werkzeug's Response initialises.
+        "__init__" not in klass.__dict__
+        for klass in cls.__mro__[cls.__mro__.index(Response) + 1 :]
+        if klass not in (_WerkzeugResponse, _SansIOResponse, object)
+    )
+    if stock and _PLAIN_HEADERS and Response in cls.__mro__:
+        probe = cls.__new__(cls)
+        _WerkzeugResponse.__init__(probe, "")
+        header_list = probe.headers.to_wsgi_list()
+        length = ("Content-Length", "0") in header_list
+        if length and header_list[-1] == ("Content-Length", "0"):
+            header_list.pop()
+        if (
+            header_list.count(("Content-Length", "0")) == 0
+            and set(vars(probe))
+            == {
+                "headers",
+                "_status",
+                "_status_code",
+                "direct_passthrough",
+                "_on_close",
+                "response",
+            }
+            and type(probe.headers) is Headers
+        ):
+            plan = _InitPlan(header_list, length, probe._status, probe._status_code)
+    _init_plans[cls] = plan
+    return plan
+
+
 _plain_classes: dict[type, bool] = {}
 
 
@@ -270,6 +442,43 @@ def _plain_wsgi(cls: type) -> bool:
                 "iter_encoded",
                 "close",
             )
+        )
+    return plain
+
+
+_plain_form_classes: dict[type, bool] = {}
+
+# What Werkzeug's form loading goes through; a request class that changes
+# any of them parses its own way.
+_FORM_STEPS = (
+    "want_form_data_parsed",
+    "make_form_data_parser",
+    "form_data_parser_class",
+    "_get_stream_for_parsing",
+    "stream",
+    "mimetype",
+    "mimetype_params",
+    "content_length",
+    "max_content_length",
+    "max_form_memory_size",
+    "_load_urlencoded",
+)
+
+
+def _plain_form(cls: type) -> bool:
+    """Whether ``cls`` loads forms with erlen's and Werkzeug's own steps, so
+    that :meth:`Request._load_urlencoded` gives the same result."""
+    plain = _plain_form_classes.get(cls)
+    if plain is None:
+        parser = getattr(cls, "form_data_parser_class", None)
+        plain = _plain_form_classes[cls] = (
+            formparser.ENABLED
+            and all(
+                getattr(cls, name) is getattr(Request, name) for name in _FORM_STEPS
+            )
+            and parser is FormDataParser
+            and FormDataParser.parse is formparser.STOCK_PARSE
+            and FormDataParser._parse_urlencoded is formparser.STOCK_PARSE_URLENCODED
         )
     return plain
 

@@ -116,10 +116,11 @@ class Http:
         json_body: Any = None,
         raw: bytes | None = None,
         content_type: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         """Send a request; (status, lower-cased headers, body) for any status."""
         data = raw
-        headers: dict[str, str] = {}
+        headers = dict(headers or {})
         if form is not None:
             data = urllib.parse.urlencode(form).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -144,6 +145,14 @@ class Http:
 
     def csrf_token(self, path: str = "/auth/login") -> str:
         match = re.search(r'name="csrf_token" value="([^"]+)"', self.text(path)[1])
+        assert match is not None
+        return match.group(1)
+
+    def api_csrf_token(self) -> str:
+        """The session's CSRF token from a page's ``<meta name="csrf-token">``
+        (logged in only), for the API's ``X-CSRF-Token`` header."""
+        html = self.text("/")[1]
+        match = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
         assert match is not None
         return match.group(1)
 

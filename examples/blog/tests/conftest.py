@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret"}
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+META_CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
 @pytest.fixture
@@ -72,6 +73,30 @@ class Auth:
             },
         )
         assert response.status_code == 302, response.get_data(as_text=True)
+
+    def login_for_api(self, username: str = "alice") -> str:
+        """Log in, then send the session's CSRF token (from the page's
+        ``<meta name="csrf-token">``, as a script on the site would) in
+        ``X-CSRF-Token`` with every later request; returns the token."""
+        self.login(username)
+        html = self.client.get("/").get_data(as_text=True)
+        match = META_CSRF_RE.search(html)
+        assert match is not None, "no csrf-token meta tag for a logged-in user"
+        self.client.environ_base["HTTP_X_CSRF_TOKEN"] = match.group(1)
+        return match.group(1)
+
+    def create_token(self, username: str = "alice", name: str = "script") -> str:
+        """An API token for ``username``, created through the JSON API by a
+        logged-in session; the client is logged out again afterwards."""
+        csrf = self.login_for_api(username)
+        response = self.client.post(
+            "/api/tokens", json={"name": name}, headers={"X-CSRF-Token": csrf}
+        )
+        assert response.status_code == 201, response.get_data(as_text=True)
+        self.logout()
+        del self.client.environ_base["HTTP_X_CSRF_TOKEN"]
+        token: str = response.get_json()["token"]
+        return token
 
     def logout(self) -> None:
         """Log out through the POST form."""

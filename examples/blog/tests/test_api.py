@@ -120,15 +120,16 @@ def test_wrong_method_is_json_405(client: ErlenClient) -> None:
     }
 
 
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("POST", "/api/posts"),
-        ("PUT", "/api/posts/1"),
-        ("PATCH", "/api/posts/1"),
-        ("DELETE", "/api/posts/1"),
-    ],
-)
+#: Every write endpoint of the posts API, on a post that exists.
+POST_WRITES = [
+    ("POST", "/api/posts"),
+    ("PUT", "/api/posts/1"),
+    ("PATCH", "/api/posts/1"),
+    ("DELETE", "/api/posts/1"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), POST_WRITES)
 def test_writes_need_login(
     app: Erlen, client: ErlenClient, method: str, path: str
 ) -> None:
@@ -139,7 +140,7 @@ def test_writes_need_login(
 
 
 def test_create_post(app: Erlen, client: ErlenClient, auth: Auth) -> None:
-    auth.login("bob")
+    auth.login_for_api("bob")
     response = client.post(
         "/api/posts", json={"title": "From the API", "body": "<script>x</script> *hi*"}
     )
@@ -152,17 +153,28 @@ def test_create_post(app: Erlen, client: ErlenClient, auth: Auth) -> None:
     assert client.get("/api/posts/3").get_json() == data
 
 
-def test_create_without_csrf_token_is_allowed(client: ErlenClient, auth: Auth) -> None:
-    # The API is exempt from the form token: it only accepts JSON bodies.
-    auth.login("bob")
-    response = client.post(
-        "/api/posts", json={"title": "t", "body": "b"}, headers={"X-CSRF-Token": ""}
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [*POST_WRITES, ("POST", "/api/tokens"), ("DELETE", "/api/tokens/1")],
+)
+@pytest.mark.parametrize("sent", [None, "", "wrong-token"])
+def test_session_writes_need_the_csrf_header(
+    app: Erlen, client: ErlenClient, auth: Auth, method: str, path: str, sent: str
+) -> None:
+    auth.login("alice")
+    headers = {} if sent is None else {"X-CSRF-Token": sent}
+    response = client.open(
+        path, method=method, json={"title": "t", "body": "b"}, headers=headers
     )
-    assert response.status_code == 201
+    assert_error(response, 400, "needs the page's CSRF token in the X-CSRF-Token")
+    with app.app_context():
+        assert models.list_posts(1, 10).total == 2
+        post = models.get_post(1)
+    assert post is not None and post["title"] == "Alice's first"
 
 
 def test_invalid_json_is_400(client: ErlenClient, auth: Auth) -> None:
-    auth.login("bob")
+    auth.login_for_api("bob")
     response = client.post(
         "/api/posts", data='{"title": "x", ', content_type="application/json"
     )
@@ -171,14 +183,14 @@ def test_invalid_json_is_400(client: ErlenClient, auth: Auth) -> None:
 
 @pytest.mark.parametrize("body", ["[1, 2]", '"text"', "3", "null"])
 def test_json_must_be_an_object(client: ErlenClient, auth: Auth, body: str) -> None:
-    auth.login("bob")
+    auth.login_for_api("bob")
     response = client.post("/api/posts", data=body, content_type="application/json")
     expected = "not valid JSON" if body == "null" else "must be an object"
     assert_error(response, 400, expected)
 
 
 def test_form_body_is_415(client: ErlenClient, auth: Auth) -> None:
-    auth.login("bob")
+    auth.login_for_api("bob")
     response = client.post("/api/posts", data={"title": "t", "body": "b"})
     assert_error(response, 415, "Content-Type: application/json")
 
@@ -203,7 +215,7 @@ def test_create_validation_is_422(
     payload: dict[str, Any],
     fields: dict[str, str],
 ) -> None:
-    auth.login("bob")
+    auth.login_for_api("bob")
     error = assert_error(client.post("/api/posts", json=payload), 422, "")
     assert error["fields"] == fields
     with app.app_context():
@@ -211,7 +223,7 @@ def test_create_validation_is_422(
 
 
 def test_put_replaces(client: ErlenClient, auth: Auth) -> None:
-    auth.login("alice")
+    auth.login_for_api("alice")
     response = client.put("/api/posts/1", json={"title": "New", "body": "**b**"})
     assert response.status_code == 200
     data = response.get_json()
@@ -221,13 +233,13 @@ def test_put_replaces(client: ErlenClient, auth: Auth) -> None:
 
 
 def test_put_needs_every_field(client: ErlenClient, auth: Auth) -> None:
-    auth.login("alice")
+    auth.login_for_api("alice")
     error = assert_error(client.put("/api/posts/1", json={"title": "x"}), 422, "")
     assert error["fields"] == {"body": "Body is required."}
 
 
 def test_patch_changes_given_fields(client: ErlenClient, auth: Auth) -> None:
-    auth.login("alice")
+    auth.login_for_api("alice")
     response = client.patch("/api/posts/1", json={"title": "Only the title"})
     assert response.status_code == 200
     data = response.get_json()
@@ -236,7 +248,7 @@ def test_patch_changes_given_fields(client: ErlenClient, auth: Auth) -> None:
 
 
 def test_patch_validates_given_fields(client: ErlenClient, auth: Auth) -> None:
-    auth.login("alice")
+    auth.login_for_api("alice")
     error = assert_error(client.patch("/api/posts/1", json={"body": ""}), 422, "")
     assert error["fields"] == {"body": "Body is required."}
 
@@ -245,7 +257,7 @@ def test_patch_validates_given_fields(client: ErlenClient, auth: Auth) -> None:
 def test_someone_elses_post_is_403(
     app: Erlen, client: ErlenClient, auth: Auth, method: str
 ) -> None:
-    auth.login("bob")
+    auth.login_for_api("bob")
     response = client.open(
         "/api/posts/1", method=method, json={"title": "Hacked", "body": "x"}
     )
@@ -259,19 +271,19 @@ def test_someone_elses_post_is_403(
 def test_missing_post_is_404_for_writes(
     client: ErlenClient, auth: Auth, method: str
 ) -> None:
-    auth.login("alice")
+    auth.login_for_api("alice")
     response = client.open("/api/posts/404", method=method, json={"title": "x"})
     assert_error(response, 404, "There is no post 404.")
 
 
 def test_put_invalid_json_is_400(client: ErlenClient, auth: Auth) -> None:
-    auth.login("alice")
+    auth.login_for_api("alice")
     response = client.put("/api/posts/1", data="{", content_type="application/json")
     assert_error(response, 400, "not valid JSON")
 
 
 def test_delete(client: ErlenClient, auth: Auth) -> None:
-    auth.login("alice")
+    auth.login_for_api("alice")
     response = client.delete("/api/posts/1")
     assert response.status_code == 204
     assert response.data == b""
@@ -280,7 +292,7 @@ def test_delete(client: ErlenClient, auth: Auth) -> None:
 
 
 def test_api_and_site_share_the_session(client: ErlenClient, auth: Auth) -> None:
-    auth.login("bob")
+    auth.login_for_api("bob")
     created = client.post("/api/posts", json={"title": "Shared", "body": "b"})
     html = client.get(f"/posts/{created.get_json()['id']}").get_data(as_text=True)
     assert "<h1>Shared</h1>" in html

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from examples.blog import models
+from examples.blog.auth import safe_next_url
 
 from .conftest import PASSWORDS, Auth, csrf_token, form
 
 if TYPE_CHECKING:
-    from erlen import Erlen
+    from erlen import Erlen, Response
     from erlen.testing import ErlenClient
 
 
@@ -110,20 +111,132 @@ def test_login_sets_session_and_redirects_home(client: ErlenClient) -> None:
 def test_login_follows_local_next(client: ErlenClient) -> None:
     response = client.get("/posts/new")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/auth/login?next=/posts/new?"
+    # No stray "?" when the page had no query string.
+    assert response.headers["Location"] == "/auth/login?next=/posts/new"
+    response = client.get("/posts/new?draft=1&x=a%20b")
+    assert response.headers["Location"] == (
+        "/auth/login?next=/posts/new?draft%3D1%26x%3Da%2520b"
+    )
     data = form(client, "/auth/login", username="bob", password=PASSWORDS["bob"])
     response = client.post("/auth/login?next=/posts/new", data=data)
     assert response.headers["Location"] == "/posts/new"
 
 
-@pytest.mark.parametrize(
-    "target", ["https://evil.example/", "//evil.example/", "/\\evil.example", ""]
-)
-def test_login_ignores_foreign_next(client: ErlenClient, target: str) -> None:
+def login_with_next(client: ErlenClient, query: str | dict[str, str]) -> Response:
+    """Log bob in with ``query`` as the login URL's query string."""
     data = form(client, "/auth/login", username="bob", password=PASSWORDS["bob"])
-    response = client.post("/auth/login", query_string={"next": target}, data=data)
+    return client.post("/auth/login", query_string=query, data=data)
+
+
+#: ``next`` values, as the view receives them (decoded), that must not be
+#: followed: other hosts, however spelled, and anything a browser would turn
+#: into another host by dropping tabs/newlines or reading ``\\`` as ``/``.
+FOREIGN_TARGETS = [
+    "",
+    "https://evil.example/",
+    "http://evil.example/x",
+    "HTTPS://evil.example",
+    "https:/evil.example",
+    "https:evil.example",
+    "javascript:alert(1)",
+    "evil.example",
+    "//evil.example/",
+    "///evil.example",
+    "////evil.example",
+    "//user:pass@evil.example/",
+    "//user@evil.example",
+    "/\\evil.example",
+    "\\/evil.example",
+    "\\\\evil.example",
+    "/\\/evil.example",
+    "/\t/evil.example",
+    "/\t\t/evil.example",
+    "\t//evil.example",
+    "/\n/evil.example",
+    "/\r/evil.example",
+    "/\r\n/evil.example",
+    "/\x00/evil.example",
+    "/\x7f/evil.example",
+    " //evil.example",
+    "/posts\r\nSet-Cookie: stolen=1",
+    "/x\ny",
+]
+
+
+@pytest.mark.parametrize("target", FOREIGN_TARGETS)
+def test_login_ignores_foreign_next(client: ErlenClient, target: str) -> None:
+    response = login_with_next(client, {"next": target})
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
+    assert "Set-Cookie: stolen" not in str(response.headers)
+    with client.session_transaction() as session:
+        assert session["user_id"] == 2
+
+
+#: The same attacks written as they arrive in a URL: percent-encoded, or raw
+#: characters in the query string.
+ENCODED_QUERIES = [
+    "next=/%09/evil.example",
+    "next=/%0a/evil.example",
+    "next=/%0A/evil.example",
+    "next=/%0d/evil.example",
+    "next=/%0d%0a/evil.example",
+    "next=%09//evil.example",
+    "next=/%5cevil.example",
+    "next=/%5Cevil.example",
+    "next=%5c/evil.example",
+    "next=/%5c/evil.example",
+    "next=%2f%2fevil.example",
+    "next=/%2fevil.example",
+    "next=//user:pass%40evil.example",
+    "next=//user:pass@evil.example",
+    "next=https%3A%2F%2Fevil.example",
+    "next=/\t/evil.example",
+    "next=/\\evil.example",
+    "next=/%00/evil.example",
+]
+
+
+@pytest.mark.parametrize("query", ENCODED_QUERIES)
+def test_login_ignores_foreign_next_in_url(client: ErlenClient, query: str) -> None:
+    response = login_with_next(client, query)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize(
+    ("query", "location"),
+    [
+        # Local paths are followed, query and fragment included.
+        ("next=/posts/1", "/posts/1"),
+        ("next=/?page=2", "/?page=2"),
+        ("next=/posts/new%3Fdraft%3D1", "/posts/new?draft=1"),
+        # Encoded once more, these are only odd path characters on this site.
+        ("next=/%2509/evil.example", "/%09/evil.example"),
+        ("next=/%255cevil.example", "/%5cevil.example"),
+        ("next=/%252f%252fevil.example", "/%2f%2fevil.example"),
+        ("next=/a%20b", "/a%20b"),
+        ("next=/caf%C3%A9", "/caf%C3%A9"),
+    ],
+)
+def test_login_follows_odd_but_local_next(
+    client: ErlenClient, query: str, location: str
+) -> None:
+    response = login_with_next(client, query)
+    assert response.status_code == 302
+    assert response.headers["Location"] == location
+
+
+def test_safe_next_url_is_the_documented_recipe_made_strict() -> None:
+    # The cases docs/security.md and tests/test_hardening.py give for the recipe.
+    assert safe_next_url("//evil.example/x", "/") == "/"
+    assert safe_next_url("https://evil.example", "/") == "/"
+    assert safe_next_url("/\\evil.example", "/") == "/"
+    assert safe_next_url("/account?tab=2", "/") == "/account?tab=2"
+    # What the recipe alone lets through: a triple slash (``//host`` to a
+    # browser) and control characters (dropped by browsers, or a 500).
+    assert safe_next_url("///evil.example", "/home") == "/home"
+    assert safe_next_url("/ok\rpath", "/home") == "/home"
 
 
 @pytest.mark.parametrize(

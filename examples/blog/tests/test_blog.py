@@ -112,6 +112,7 @@ def test_error_500_page(tmp_path: Path) -> None:
             "TESTING": True,
             "PROPAGATE_EXCEPTIONS": False,
             "DATABASE": str(tmp_path / "b.sqlite"),
+            "SECRET_KEY": "k",
         }
     )
 

@@ -74,7 +74,7 @@ def serves_normally(port: int, seconds: float) -> bool:
 @pytest.mark.parametrize("server", ["gunicorn", "granian"])
 def test_malformed_requests_over_http(server: str, tmp_path: Path) -> None:
     database = tmp_path / "m.sqlite"
-    app = create_app({"DATABASE": str(database)})
+    app = create_app({"DATABASE": str(database), "SECRET_KEY": "seed"})
     with app.app_context():
         seed_demo()
     port = free_port()

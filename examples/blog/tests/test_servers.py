@@ -16,7 +16,7 @@ from ._support import Http, free_port, running, server_command
 @pytest.mark.parametrize("server", ["gunicorn", "granian"])
 def test_blog_over_http(server: str, tmp_path: Path) -> None:
     database = tmp_path / "served.sqlite"
-    app = create_app({"DATABASE": str(database)})
+    app = create_app({"DATABASE": str(database), "SECRET_KEY": "seed"})
     with app.app_context():
         seed_demo()
     port = free_port()
@@ -66,8 +66,17 @@ def test_blog_over_http(server: str, tmp_path: Path) -> None:
         page = client.login(DEMO_USERNAME, DEMO_PASSWORD)
         assert "Logged in as demo." in page
 
+        # The session writes the API with its CSRF token, as a page's script.
+        csrf = {"X-CSRF-Token": client.api_csrf_token()}
+        status, _, body = client.request(
+            "POST", "/api/posts", json_body={"title": "t", "body": "b"}
+        )
+        assert status == 400, body
         status, headers, body = client.request(
-            "POST", "/api/posts", json_body={"title": "Over HTTP", "body": "*yes*"}
+            "POST",
+            "/api/posts",
+            json_body={"title": "Over HTTP", "body": "*yes*"},
+            headers=csrf,
         )
         assert status == 201, body
         created = json.loads(body)
@@ -79,13 +88,17 @@ def test_blog_over_http(server: str, tmp_path: Path) -> None:
         # the signed session cookie and the database are shared.
         for _ in range(6):
             status, _, body = client.request(
-                "PATCH", location, json_body={"title": "Patched"}
+                "PATCH", location, json_body={"title": "Patched"}, headers=csrf
             )
             assert status == 200, body
             assert json.loads(body)["title"] == "Patched"
 
         status, _, body = client.request(
-            "PUT", location, raw=b"{not json", content_type="application/json"
+            "PUT",
+            location,
+            raw=b"{not json",
+            content_type="application/json",
+            headers=csrf,
         )
         assert status == 400
         assert (
@@ -93,10 +106,65 @@ def test_blog_over_http(server: str, tmp_path: Path) -> None:
             == "The request body is not valid JSON."
         )
 
-        status, _, body = client.request("DELETE", location)
+        status, _, body = client.request("DELETE", location, headers=csrf)
         assert status == 204 and body == b""
         assert client.request("GET", location)[0] == 404
+
+        # An API token, and then curl's way: no cookies, the token only.
+        status, _, body = client.request(
+            "POST", "/api/tokens", json_body={"name": "script"}, headers=csrf
+        )
+        assert status == 201, body
+        token = json.loads(body)
+        bearer = {"Authorization": f"Bearer {token['token']}"}
+        script = Http(f"http://127.0.0.1:{port}")
+        for _ in range(4):  # both workers
+            status, _, body = script.request(
+                "POST",
+                "/api/posts",
+                json_body={"title": "By token", "body": "b"},
+                headers=bearer,
+            )
+            assert status == 201, body
+        status, headers, body = script.request(
+            "DELETE", f"/api/tokens/{token['id']}", headers=bearer
+        )
+        assert status == 204, body
+        status, headers, body = script.request("GET", "/api/tokens", headers=bearer)
+        assert status == 401
+        assert (
+            headers["www-authenticate"] == 'Bearer realm="blog", error="invalid_token"'
+        )
 
     output = log.read_text()
     if server == "gunicorn":
         assert output.count("Booting worker with pid") == 2, output
+
+
+def test_gunicorn_without_a_key_generates_one_for_all_workers(tmp_path: Path) -> None:
+    """No BLOG_SECRET_KEY: the workers share a key generated into the instance
+    folder on first start, and a restart keeps it (sessions survive)."""
+    database = tmp_path / "keyless.sqlite"
+    app = create_app({"DATABASE": str(database), "SECRET_KEY": "seed"})
+    with app.app_context():
+        seed_demo()
+    key_file = tmp_path / "instance" / "secret_key"
+    env = {
+        "BLOG_DATABASE": str(database),
+        "BLOG_SECRET_KEY": "",  # unset, whatever this machine's environment says
+        "BLOG_SECRET_KEY_FILE": str(key_file),
+    }
+    port = free_port()
+    client = Http(f"http://127.0.0.1:{port}")
+    signed_in = "Signed in as <strong>demo</strong>"
+    with running(server_command("gunicorn", port), port, tmp_path / "1.log", env):
+        assert "Logged in as demo." in client.login(DEMO_USERNAME, DEMO_PASSWORD)
+        # Enough requests for both workers to check the signature.
+        for _ in range(8):
+            assert signed_in in client.text("/")[1]
+    key = key_file.read_text().strip()
+    assert len(key) == 64
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    with running(server_command("gunicorn", port), port, tmp_path / "2.log", env):
+        assert signed_in in client.text("/")[1]
+    assert key_file.read_text().strip() == key

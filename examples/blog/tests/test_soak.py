@@ -1,6 +1,7 @@
 """A bounded soak: the blog under gunicorn (2 workers) and granian on loopback,
 driven by wrk with a mix of pages, API reads, the login page and post
-creations. Nothing may fail or be lost, and worker memory must stay flat.
+creations (with the session and its CSRF token, and with an API token).
+Nothing may fail or be lost, and worker memory must stay flat.
 
 ``SOAK_SECONDS`` sets the duration per server (default 10; ``make soak`` runs
 60).
@@ -40,6 +41,7 @@ function setup(thread)
 end
 function init(args)
   counter = 0
+  posts = 0
   created = 0
   server_errors = 0
   unexpected = 0
@@ -47,7 +49,16 @@ end
 function request()
   counter = counter + 1
   local p = paths[(counter % #paths) + 1]
-  local headers = {["Cookie"] = "COOKIE"}
+  local headers = {["Cookie"] = "@COOKIE@"}
+  if p[3] then
+    -- Posts alternate: the session with its CSRF token, then an API token.
+    posts = posts + 1
+    if posts % 2 == 0 then
+      headers = {["Authorization"] = "Bearer @TOKEN@"}
+    else
+      headers["X-CSRF-Token"] = "@CSRF@"
+    end
+  end
   if p[3] then headers["Content-Type"] = "application/json" end
   return wrk.format(p[1], p[2], headers, p[3])
 end
@@ -95,7 +106,7 @@ def test_soak(server: str, tmp_path: Path) -> None:
     wrk = shutil.which("wrk")
     assert wrk, "wrk is missing: install it: apt-get install wrk"
     database = tmp_path / "soak.sqlite"
-    app = create_app({"DATABASE": str(database)})
+    app = create_app({"DATABASE": str(database), "SECRET_KEY": "seed"})
     with app.app_context():
         seed_demo()
     port = free_port()
@@ -113,13 +124,26 @@ def test_soak(server: str, tmp_path: Path) -> None:
         )
         cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
         assert "session=" in cookie
+        csrf = client.api_csrf_token()
+        status, _, body = client.request(
+            "POST",
+            "/api/tokens",
+            json_body={"name": "wrk"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert status == 201, body
+        token = json.loads(body)["token"]
         total_before = json.loads(client.request("GET", "/api/posts")[2])["total"]
         # Warm up, then measure memory before and after the load.
         for _ in range(50):
             assert client.request("GET", "/")[0] == 200
         rss_start = worker_rss_kb(proc.pid)
         script = tmp_path / "mix.lua"
-        script.write_text(LUA.replace("COOKIE", cookie))
+        script.write_text(
+            LUA.replace("@COOKIE@", cookie)
+            .replace("@CSRF@", csrf)
+            .replace("@TOKEN@", token)
+        )
         result = subprocess.run(
             [wrk, "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "-s", str(script), base],
             capture_output=True,

@@ -1,0 +1,120 @@
+"""The urlencoded form body, parsed without Werkzeug's general form machinery.
+
+:meth:`erlen.wrappers.Request._load_form_data` uses :func:`parse_urlencoded`
+only where the outcome is certain to be Werkzeug's (see there); this module
+holds the parsing itself and the checks, made once at import against the
+installed Werkzeug, that decide whether the fast path may be used at all.
+"""
+
+from __future__ import annotations
+
+import io
+import typing as t
+from urllib.parse import unquote
+
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
+from werkzeug.http import parse_options_header
+
+__all__ = ["URLENCODED_TYPES", "parse_urlencoded"]
+
+#: ``Content-Type`` values (lower-cased) taken by the fast path: the
+#: urlencoded type alone or with a UTF-8 charset, which Werkzeug decodes as
+#: UTF-8 anyway. Anything else goes through Werkzeug.
+URLENCODED_TYPES = frozenset(
+    {
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=utf-8",
+        "application/x-www-form-urlencoded;charset=utf-8",
+        'application/x-www-form-urlencoded; charset="utf-8"',
+    }
+)
+
+# The codec error handler Werkzeug registers (werkzeug.urls): bytes that are
+# not UTF-8 after percent-decoding are quoted back as %XX.
+_ERRORS = "werkzeug.url_quote"
+
+
+def parse_urlencoded(body: bytes) -> list[tuple[str, str]] | None:
+    """The ``(name, value)`` pairs of an urlencoded body, as Werkzeug reads
+    them (``parse_qsl`` with blank values kept and undecodable percent
+    escapes quoted back), or ``None`` when the body itself is not UTF-8 (for
+    which Werkzeug gives an empty form)."""
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        return None
+    items = []
+    for part in text.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        # unquote returns a string without "%" unchanged.
+        if "+" in name:
+            name = name.replace("+", " ")
+        if "%" in name:
+            name = unquote(name, errors=_ERRORS)
+        if "+" in value:
+            value = value.replace("+", " ")
+        if "%" in value:
+            value = unquote(value, errors=_ERRORS)
+        items.append((name, value))
+    return items
+
+
+def _werkzeug_parse(
+    body: bytes, parser: FormDataParser | None = None
+) -> list[tuple[str, str]]:
+    parser = parser or FormDataParser()
+    _, form, _ = parser.parse(
+        io.BytesIO(body), "application/x-www-form-urlencoded", len(body), {}
+    )
+    return list(form.items(multi=True))
+
+
+def _memory_limit_applies() -> bool:
+    """Whether this Werkzeug answers an urlencoded body longer than
+    ``max_form_memory_size`` with 413 (3.1 before 3.1.8 does; later ones
+    leave that to ``max_content_length``)."""
+    try:
+        _werkzeug_parse(b"a=bcd", FormDataParser(max_form_memory_size=2))
+    except RequestEntityTooLarge:
+        return True
+    return False
+
+
+_PROBES: tuple[bytes, ...] = (
+    b"",
+    b"a=1&b=2&a=3",
+    b"&&a&=&=x&b=",
+    b"a+b=c+d%2B%20&%zz=%4&%e2%82%ac=%ff%fe",
+    b"k;=v;w&x=y=z",
+    b"\xff=1",
+    "\u00e9=\u2603".encode(),
+)
+
+
+def _agrees_with_werkzeug() -> bool:
+    """Whether :func:`parse_urlencoded` and the content types match the
+    installed Werkzeug on a few tricky bodies (checked once, at import)."""
+    for body in _PROBES:
+        ours = list(MultiDict(parse_urlencoded(body) or ()).items(multi=True))
+        if ours != _werkzeug_parse(body):
+            return False
+    return all(
+        parse_options_header(ctype)[0].lower() == "application/x-www-form-urlencoded"
+        for ctype in URLENCODED_TYPES
+    )
+
+
+#: Whether :func:`parse_urlencoded` may stand in for Werkzeug here.
+ENABLED: bool = _agrees_with_werkzeug()
+#: Whether a body over ``max_form_memory_size`` is a 413 (Werkzeug-version
+#: dependent, see :func:`_memory_limit_applies`).
+MEMORY_LIMIT_APPLIES: bool = _memory_limit_applies()
+
+#: Werkzeug's own parse entry points when this module was imported; a
+#: replaced one turns the fast path off.
+STOCK_PARSE: t.Any = FormDataParser.parse
+STOCK_PARSE_URLENCODED: t.Any = FormDataParser._parse_urlencoded

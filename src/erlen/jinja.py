@@ -1,0 +1,263 @@
+"""A faster Jinja2 environment that renders exactly what stock Jinja2 renders.
+
+:class:`FastEnvironment` is a plain :class:`jinja2.Environment` subclass that
+needs no application; erlen's app environment
+(:class:`erlen.templating.Environment`) extends it. It changes no behaviour,
+only the cost of the cases whose answer is certain, through Jinja2's own
+extension points:
+
+- :meth:`FastEnvironment.getattr` answers ``{{ row.name }}`` on a plain
+  ``dict`` with one lookup instead of a failed ``getattr`` (an exception)
+  followed by the item lookup. The names of ``dict``'s own attributes
+  (``row.items``) still resolve to the attribute, as in Jinja2.
+- :func:`escape` is :func:`markupsafe.escape` without its generic steps for
+  the values templates print most: ``str``, ``int`` and :class:`Markup`. It
+  returns the same :class:`Markup` object value; :class:`FastCodeGenerator`
+  makes compiled templates call it for autoescaped output.
+- :class:`FastContext` calls plain functions and methods from templates
+  (``{{ url_for("index") }}``) without re-deriving how to call them, and
+  builds its set of global names without iterating a ``ChainMap``.
+- :class:`FastTemplate` merges its globals and the render variables into the
+  context's parent with dict operations instead of iterating a ``ChainMap``.
+
+Anything else -- sandboxed environments (which override these methods),
+subclasses that override them, async templates, custom context or template
+classes, objects with ``__getattr__``, mappings other than ``dict`` --
+takes Jinja2's own code.
+"""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+from collections import ChainMap
+from types import BuiltinFunctionType, FunctionType, MethodType
+
+import markupsafe
+from jinja2 import Environment
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.environment import Template
+from jinja2.nodes import Expr
+from jinja2.nodes import Template as TemplateNode
+from jinja2.runtime import Context
+from jinja2.utils import internalcode
+
+__all__ = [
+    "FastCodeGenerator",
+    "FastContext",
+    "FastEnvironment",
+    "FastTemplate",
+    "escape",
+]
+
+Markup = markupsafe.Markup
+_markup_escape = markupsafe.escape
+_escape_inner: t.Callable[[str], str] | None
+try:  # markupsafe >= 2.1: escaping itself is the C function _escape_inner
+    from markupsafe import _escape_inner  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - older markupsafe: escape is all C
+    _escape_inner = None
+_str_new = str.__new__
+_int_repr = int.__repr__
+
+#: Every attribute a plain ``dict`` instance has: ``getattr(d, name)``
+#: succeeds exactly for these names (``dict`` and ``object`` cannot be
+#: patched, and a ``dict`` instance has no ``__dict__``).
+_DICT_ATTRIBUTES = frozenset(dir({}))
+
+
+def _make_escape() -> t.Callable[[t.Any], Markup]:
+    inner = _escape_inner
+    if inner is None:  # pragma: no cover - nothing faster to offer
+        return _markup_escape
+
+    def escape(s: t.Any, /) -> Markup:
+        """:func:`markupsafe.escape`, with shortcuts for ``str``, ``int`` and
+        :class:`Markup` that build the same :class:`Markup` directly."""
+        cls = type(s)
+        if cls is str:
+            return _str_new(Markup, inner(s))
+        if cls is Markup:
+            # markupsafe: Markup(s.__html__()), and Markup.__html__ is s.
+            return _str_new(Markup, s)
+        if cls is int:
+            # Digits and a sign need no escaping; str(int) is int.__repr__.
+            return _str_new(Markup, _int_repr(s))
+        return _markup_escape(s)
+
+    return escape
+
+
+escape = _make_escape()
+
+_PLAIN_CALLABLES = (FunctionType, BuiltinFunctionType)
+
+
+class FastContext(Context):
+    """A :class:`jinja2.runtime.Context` with cheaper set-up and calls."""
+
+    def __init__(
+        self,
+        environment: Environment,
+        parent: dict[str, t.Any],
+        name: str | None,
+        blocks: dict[str, t.Callable[[Context], t.Iterator[str]]],
+        globals: t.MutableMapping[str, t.Any] | None = None,
+    ) -> None:
+        super().__init__(environment, parent, name, blocks, None)
+        if globals is not None:
+            self.globals_keys = _key_set(globals)
+
+    @internalcode
+    def call(
+        __self,
+        __obj: t.Callable[..., t.Any],
+        *args: t.Any,
+        **kwargs: t.Any,
+    ) -> t.Any:
+        """Call ``__obj`` as :meth:`jinja2.runtime.Context.call` does.
+
+        A plain function, builtin or method of a plain function cannot take
+        the context through its ``__call__``; when it has no
+        ``jinja_pass_arg`` either, it is called with the arguments as given.
+        Everything else is Jinja2's :meth:`~jinja2.runtime.Context.call`.
+        """
+        if __debug__:
+            __traceback_hide__ = True
+
+        cls = type(__obj)
+        plain = cls in _PLAIN_CALLABLES or (
+            cls is MethodType and type(__obj.__func__) is FunctionType  # type: ignore[attr-defined]
+        )
+        if plain and getattr(__obj, "jinja_pass_arg", None) is None:
+            kwargs.pop("_block_vars", None)
+            kwargs.pop("_loop_vars", None)
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:
+                return __self.environment.undefined(
+                    "value was undefined because a callable raised a"
+                    " StopIteration exception"
+                )
+        return Context.call(__self, __obj, *args, **kwargs)
+
+
+def _key_set(mapping: t.Mapping[str, t.Any]) -> set[str]:
+    """``set(mapping)``; for a ``ChainMap`` of plain dicts, without its
+    Python-level ``__iter__``."""
+    if type(mapping) is ChainMap:
+        maps = mapping.maps
+        if all(type(m) is dict for m in maps):
+            return set().union(*maps)
+    return set(mapping)
+
+
+def _flatten(mapping: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
+    """``dict(mapping)`` for a ``ChainMap`` of plain dicts (same keys, order
+    and values), or ``None`` when it is anything else."""
+    if type(mapping) is not ChainMap:
+        return None
+    maps = mapping.maps
+    rv: dict[str, t.Any] = {}
+    for m in reversed(maps):
+        if type(m) is not dict:
+            return None
+        rv.update(m)
+    return rv
+
+
+class FastTemplate(Template):
+    """A :class:`jinja2.Template` whose contexts are cheaper to create."""
+
+    def new_context(
+        self,
+        vars: dict[str, t.Any] | None = None,
+        shared: bool = False,
+        locals: t.Mapping[str, t.Any] | None = None,
+    ) -> Context:
+        """As :meth:`jinja2.Template.new_context`; the common case -- not
+        shared, no locals, globals a ``ChainMap`` of dicts -- merges with
+        dict operations."""
+        if not shared and not locals:
+            parent = _flatten(self.globals)
+            if parent is not None:
+                if vars:
+                    # dict.update(**vars) refuses non-string keys with the
+                    # TypeError that Jinja2's dict(globals, **vars) raises.
+                    parent.update(**vars)
+                env = self.environment
+                return env.context_class(
+                    env, parent, self.name, self.blocks, globals=self.globals
+                )
+        return super().new_context(vars, shared, locals)
+
+
+class FastCodeGenerator(CodeGenerator):
+    """Compiles templates as Jinja2 does, calling :func:`escape` for
+    autoescaped output. Async templates compile exactly as in Jinja2."""
+
+    def visit_Template(self, node: TemplateNode, frame: Frame | None = None) -> None:
+        if not self.environment.is_async:
+            self.writeline(f"from {__name__} import escape as _erlen_escape")
+        super().visit_Template(node, frame)
+
+    def _output_child_pre(
+        self,
+        node: Expr,
+        frame: Frame,
+        finalize: t.Any,
+    ) -> None:
+        if self.environment.is_async or not (
+            frame.eval_ctx.volatile or frame.eval_ctx.autoescape
+        ):
+            super()._output_child_pre(node, frame, finalize)
+            return
+        if frame.eval_ctx.volatile:
+            self.write("(_erlen_escape if context.eval_ctx.autoescape else str)(")
+        else:
+            self.write("_erlen_escape(")
+        if finalize.src is not None:
+            self.write(finalize.src)
+
+
+class FastEnvironment(Environment):
+    """A :class:`jinja2.Environment` that renders the same output faster.
+
+    It needs no application and takes Jinja2's options unchanged. Subclasses
+    may set their own ``code_generator_class``, ``context_class`` and
+    ``template_class``, or override :meth:`getattr`; the rest keeps working.
+    """
+
+    code_generator_class = FastCodeGenerator
+    context_class = FastContext
+    template_class = FastTemplate
+
+    def getattr(self, obj: t.Any, attribute: str) -> t.Any:
+        """As :meth:`jinja2.Environment.getattr`: the attribute, else the
+        item, else undefined. A plain ``dict`` has no attribute by a name
+        outside :data:`_DICT_ATTRIBUTES`, so for those the item is looked up
+        directly."""
+        if (
+            type(obj) is dict
+            and type(attribute) is str
+            and attribute not in _DICT_ATTRIBUTES
+        ):
+            try:
+                return obj[attribute]
+            except (TypeError, LookupError, AttributeError):
+                return self.undefined(obj=obj, name=attribute)
+        return Environment.getattr(self, obj, attribute)
+
+
+def _self_check() -> None:
+    # The shortcuts rest on facts about the running Python and markupsafe;
+    # check them once at import rather than trust them.
+    for value in ("<a href='x'>&\"", "", 12, -3, 0, Markup("<b>"), 1.5, None):
+        fast, stock = escape(value), _markup_escape(value)
+        assert type(fast) is Markup and fast == stock, (value, fast, stock)
+    for name in _DICT_ATTRIBUTES:
+        assert hasattr({}, name), name
+    assert sys.version_info >= (3, 10)
+
+
+_self_check()

@@ -1,0 +1,339 @@
+"""The compiled URL builder gives Werkzeug's answer for every map and value.
+
+Property-based, as ``tests/test_routing_matcher.py`` proves the matcher:
+random rule sets (static text, every built-in converter with options, custom
+converters, defaults, methods, several rules per endpoint, build-only rules,
+and the rule kinds the builder leaves to Werkzeug), random values (ints,
+strings that need quoting, floats, UUIDs, lists, sets, ``None``), methods,
+schemes, ``force_external`` and adapters bound in many ways are built both by
+``erlen.urlbuild.CompiledBuilder`` and by Werkzeug's ``MapAdapter.build``.
+When the builder answers, the URL must be the same string, and an exception
+the same exception; where Werkzeug raises ``BuildError`` the builder defers.
+
+Then ``url_for`` through the app: in a request, in an app context with
+``SERVER_NAME``, external URLs, schemes, anchors, methods, blueprints,
+``url_defaults`` and build error handlers, against expected strings.
+"""
+
+from __future__ import annotations
+
+import typing as t
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from werkzeug.datastructures import MultiDict
+from werkzeug.routing import BuildError, Map, Rule, ValidationError
+from werkzeug.routing.converters import BaseConverter, UnicodeConverter
+
+from erlen.urlbuild import CompiledBuilder
+
+
+class UpperConverter(BaseConverter):
+    """A custom ``to_url`` that refuses one value (Werkzeug then tries the
+    endpoint's next rule)."""
+
+    def to_url(self, value: t.Any) -> str:
+        if value == "no":
+            raise ValidationError()
+        return str(value).upper()
+
+
+class LowerOnly(UnicodeConverter):
+    """A subclass that keeps the default ``to_url``."""
+
+    regex = "[a-z]+"
+
+
+CONVERTERS = {"upper": UpperConverter, "lower": LowerOnly}
+ARGS = ["v", "w"]
+PLACEHOLDERS = [
+    "<{}>",
+    "<string:{}>",
+    "<int:{}>",
+    "<int(fixed_digits=3):{}>",
+    "<int(signed=True):{}>",
+    "<float:{}>",
+    "<path:{}>",
+    "<uuid:{}>",
+    "<any(a, 'b c', '7'):{}>",
+    "<upper:{}>",
+    "<lower:{}>",
+    "p-{{}}",  # placeholder inside a segment, filled below
+]
+SEGMENTS = ["a", "users", "x y", "é", "a%2Fb", "~t", "it's", "1"]
+KEYS = ["v", "w", "d", "page", "q", "x y", "é", "_x", ".self"]
+VALUES: list[t.Any] = [
+    0,
+    7,
+    -3,
+    1234,
+    True,
+    "a",
+    "A7",
+    "",
+    "a b",
+    "a/b",
+    "é/ü",
+    "%41",
+    "-1",
+    "no",
+    "b c",
+    3.5,
+    uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    None,
+    [1, "a"],
+    [None],
+    [],
+    ("t", 2),
+    {"s"},
+]
+
+
+@st.composite
+def rule_specs(draw: st.DrawFn) -> dict[str, t.Any]:
+    parts = draw(st.lists(st.sampled_from(SEGMENTS), max_size=3))
+    for name in draw(st.lists(st.sampled_from(ARGS), max_size=2, unique=True)):
+        placeholder = draw(st.sampled_from(PLACEHOLDERS))
+        if placeholder == "p-{{}}":
+            placeholder = "p-<{}>"
+        parts.insert(draw(st.integers(0, len(parts))), placeholder.format(name))
+    path = "/" + "/".join(parts)
+    if parts and draw(st.booleans()):
+        path += "/"
+    arguments = [a for a in ARGS if f":{a}>" in path or f"<{a}>" in path]
+    default_keys = draw(
+        st.lists(st.sampled_from(["d", "page", *arguments]), max_size=2)
+    )
+    # Defaults for arguments must suit every converter's to_url ("7" does).
+    defaults = {
+        k: draw(st.sampled_from(["7", 7] if k in arguments else [1, "x", 7, "a"]))
+        for k in default_keys
+    }
+    kind = draw(
+        st.sampled_from(
+            ["plain"] * 30
+            + ["build_only"] * 3
+            + ["alias", "redirect", "subdomain", "ws"]
+        )
+    )
+    methods = draw(st.sampled_from([None, ["GET"], ["POST"], ["GET", "POST"]]))
+    return {
+        "path": path,
+        "endpoint": draw(st.sampled_from(["e0", "e0", "e1"])),
+        "defaults": defaults or None,
+        "methods": methods,
+        "kind": kind,
+    }
+
+
+def _rule(spec: dict[str, t.Any]) -> Rule:
+    kind = spec["kind"]
+    return Rule(
+        spec["path"],
+        endpoint=spec["endpoint"],
+        defaults=spec["defaults"],
+        methods=["GET"] if kind == "ws" else spec["methods"],
+        build_only=kind == "build_only",
+        alias=kind == "alias",
+        redirect_to="/elsewhere" if kind == "redirect" else None,
+        subdomain="api" if kind == "subdomain" else None,
+        websocket=kind == "ws",
+    )
+
+
+def _map(specs: list[dict[str, t.Any]], options: dict[str, t.Any]) -> Map | None:
+    url_map = Map(converters=CONVERTERS, **options)
+    for spec in specs:
+        try:
+            url_map.add(_rule(spec))
+        except (ValueError, LookupError, AssertionError):
+            return None  # a rule Werkzeug refuses (e.g. a default it can't format)
+    return url_map
+
+
+def _outcome(build: t.Callable[[], str | None]) -> t.Any:
+    try:
+        return build()
+    except BuildError:
+        return BuildError
+    except Exception as e:  # the same exception, raised by the same code
+        return (type(e), str(e))
+
+
+@settings(
+    max_examples=1500,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(
+    specs=st.lists(rule_specs(), min_size=1, max_size=6),
+    map_options=st.fixed_dictionaries(
+        {
+            "sort_parameters": st.booleans(),
+            "sort_key": st.sampled_from([None, lambda item: item[0]]),
+            "merge_slashes": st.booleans(),
+        }
+    ),
+    endpoint=st.sampled_from(["e0"] * 6 + ["e1"] * 3 + ["missing"]),
+    values=st.builds(
+        lambda args, drop, extra: {
+            **extra,
+            **{k: v for k, v in args.items() if k not in drop},
+        },
+        # The rules' own arguments most of the time, so that most builds fill
+        # a rule; then other keys, which become the query string.
+        st.fixed_dictionaries({a: st.sampled_from(VALUES[:-6]) for a in ARGS}),
+        st.sampled_from([(), (), (), ("v",), ("w",)]),
+        st.dictionaries(st.sampled_from(KEYS), st.sampled_from(VALUES), max_size=3),
+    ),
+    method=st.sampled_from([None, None, "GET", "POST", "PUT"]),
+    force_external=st.booleans(),
+    url_scheme=st.sampled_from([None, "http", "https", "ws", "wss", "ftp", ""]),
+    bind=st.fixed_dictionaries(
+        {
+            "server_name": st.sampled_from(["localhost", "Example.com:8080", "ü.test"]),
+            "script_name": st.sampled_from([None, "/", "/app", "/app/", "/a b", "//"]),
+            "subdomain": st.sampled_from([None, "", "api"]),
+            "url_scheme": st.sampled_from(["http", "https", "ws", ""]),
+            "default_method": st.sampled_from(["GET", "POST"]),
+        }
+    ),
+)
+def test_compiled_builder_agrees_with_werkzeug(
+    specs: list[dict[str, t.Any]],
+    map_options: dict[str, t.Any],
+    endpoint: str,
+    values: dict[str, t.Any],
+    method: str | None,
+    force_external: bool,
+    url_scheme: str | None,
+    bind: dict[str, t.Any],
+) -> None:
+    url_map = _map(specs, map_options)
+    if url_map is None:
+        event("a rule Werkzeug refuses")
+        return
+    adapter = url_map.bind(**bind)
+    builder = CompiledBuilder(url_map)
+    given_values = dict(values)
+    got = _outcome(
+        lambda: builder.build(
+            adapter, endpoint, values, method, force_external, url_scheme
+        )
+    )
+    assert values == given_values  # the builder never changes the values
+    expected = _outcome(
+        lambda: adapter.build(
+            endpoint,
+            values,
+            method=method,
+            force_external=force_external,
+            url_scheme=url_scheme,
+        )
+    )
+    if got is None:
+        werkzeug = "url" if isinstance(expected, str) else str(expected)[:60]
+        event(f"deferred, Werkzeug gave an {werkzeug}")
+        return  # deferred to Werkzeug: the same answer by construction
+    event("answered: " + ("error" if isinstance(got, tuple) else "url"))
+    assert got is not BuildError
+    assert got == expected
+
+
+def _simple_map() -> Map:
+    return Map(
+        [
+            Rule("/", endpoint="index"),
+            Rule("/blog/<int:id>/update", endpoint="update", methods=["GET", "POST"]),
+            Rule("/files/<path:name>", endpoint="file"),
+            Rule("/u/<name>", endpoint="user"),
+            # Pagination: the first page without its number.
+            Rule("/posts/", endpoint="posts", defaults={"page": 1}),
+            Rule("/posts/page/<int:page>", endpoint="posts"),
+            Rule("/item/<int(fixed_digits=4):n>", endpoint="item"),
+            Rule("/by/<uuid:u>", endpoint="by_uuid"),
+            Rule("/form", endpoint="form_get", methods=["GET"]),
+            Rule("/save", endpoint="save", methods=["POST"]),
+            Rule("/old", endpoint="old", redirect_to="/new"),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "values", "options", "url"),
+    [
+        ("index", {}, {}, "/"),
+        ("update", {"id": 7}, {}, "/blog/7/update"),
+        ("update", {"id": 7, "next": "/a b"}, {}, "/blog/7/update?next=/a+b"),
+        ("update", {"id": 7, "x": 1, "y": "é"}, {}, "/blog/7/update?x=1&y=%C3%A9"),
+        ("update", {"id": 7, "tag": ["a", "b"]}, {}, "/blog/7/update?tag=a&tag=b"),
+        ("update", {"id": 7, "skip": None}, {}, "/blog/7/update"),
+        ("file", {"name": "a/b c.txt"}, {}, "/files/a/b%20c.txt"),
+        ("user", {"name": "a/b"}, {}, "/u/a/b"),
+        ("user", {"name": "Zoë"}, {}, "/u/Zo%C3%AB"),
+        ("posts", {}, {}, "/posts/"),
+        ("posts", {"page": 1}, {}, "/posts/"),
+        ("posts", {"page": 3}, {}, "/posts/page/3"),
+        ("item", {"n": 42}, {}, "/item/0042"),
+        (
+            "by_uuid",
+            {"u": uuid.UUID("12345678-1234-5678-1234-567812345678")},
+            {},
+            "/by/12345678-1234-5678-1234-567812345678",
+        ),
+        ("save", {}, {}, "/save"),
+        ("update", {"id": 7}, {"force_external": True}, "http://x.test/blog/7/update"),
+        (
+            "update",
+            {"id": 7},
+            {"force_external": True, "url_scheme": "https"},
+            "https://x.test/blog/7/update",
+        ),
+        ("update", {"id": 7}, {"method": "POST"}, "/blog/7/update"),
+    ],
+)
+def test_builder_answers_common_cases_itself(
+    endpoint: str, values: dict[str, t.Any], options: dict[str, t.Any], url: str
+) -> None:
+    url_map = _simple_map()
+    adapter = url_map.bind("x.test")
+    got = CompiledBuilder(url_map).build(adapter, endpoint, values, **options)
+    assert got == url
+    assert adapter.build(endpoint, values, **options) == url
+
+
+def test_builder_defers_what_it_does_not_replicate() -> None:
+    url_map = _simple_map()
+    adapter = url_map.bind("x.test")
+    builder = CompiledBuilder(url_map)
+    assert builder.build(adapter, "nothing", {}) is None  # BuildError
+    assert builder.build(adapter, "update", {}) is None  # missing id
+    assert builder.build(adapter, "save", {}, method="GET") is None
+    assert builder.build(adapter, "old", {}) is None  # redirect_to
+    assert builder.build(adapter, "index", MultiDict({"a": "b"})) is None  # type: ignore[arg-type]
+    assert builder.build(adapter, "index", {".self": 1}) is None  # TypeError there
+    with pytest.raises(TypeError):
+        adapter.build("index", {".self": 1})
+    other = Map([Rule("/", endpoint="index")]).bind("x.test")
+    assert builder.build(other, "index", {}) is None  # another map's adapter
+    hosts = Map([Rule("/", endpoint="index", host="a.test")], host_matching=True)
+    assert CompiledBuilder(hosts).build(hosts.bind("a.test"), "index", {}) is None
+
+
+def test_builder_knows_when_the_map_changed() -> None:
+    url_map = _simple_map()
+    builder = CompiledBuilder(url_map)
+    assert builder.is_current(url_map)
+    url_map.add(Rule("/later", endpoint="later"))
+    assert not builder.is_current(url_map)
+    assert not builder.is_current(_simple_map())
+
+
+def test_query_sorting_follows_the_map() -> None:
+    url_map = Map([Rule("/", endpoint="index")], sort_parameters=True)
+    adapter = url_map.bind("x.test")
+    values = {"b": 1, "a": 2, "c": [3, 0]}
+    got = CompiledBuilder(url_map).build(adapter, "index", values)
+    assert got == "/?a=2&b=1&c=0&c=3" == adapter.build("index", values)
