@@ -118,6 +118,7 @@ def in_process(
         "us": medians,
         "responses": {fw: r["responses"] for fw, r in last.items()},
         "max_rss_kb": {fw: r["max_rss_kb"] for fw, r in last.items()},
+        "skipped": {fw: r["skipped"] for fw, r in last.items() if r.get("skipped")},
     }
 
 
@@ -778,6 +779,9 @@ def main(argv: list[str] | None = None) -> int:
     results["section_seconds"] = sections
     results["in_process"] = in_process(frameworks, scenarios, rounds, n)
     results["mismatches"] = mismatches(results["in_process"]["responses"])
+    for fw, skipped in results["in_process"]["skipped"].items():
+        for name, why in skipped.items():
+            results["notes"].append(f"{name} could not run on {fw}: {why}")
     lap("wsgi in-process")
     if not args.no_asgi and asgi_frameworks:
         asgi_scenarios = list(ASGI_SCENARIOS)

@@ -103,6 +103,32 @@ def test_publish_from_worker_threads_reaches_the_loop(broadcast: Broadcast) -> N
         assert [m["i"] for m in got if m["thread"] == n] == list(range(per_thread))
 
 
+def test_subscribers_in_several_event_loops(broadcast: Broadcast) -> None:
+    """Each subscriber waits in its own loop (its own thread); publishing
+    from the main thread wakes them all."""
+    loops = 3
+    ready = threading.Barrier(loops + 1, timeout=10)
+    results: dict[int, list[t.Any]] = {}
+
+    def subscriber(n: int) -> None:
+        async def main() -> list[t.Any]:
+            async with broadcast.subscribe("fanout") as sub:
+                ready.wait()
+                return [await sub.get(timeout=10) for _ in range(3)]
+
+        results[n] = run(main())
+
+    threads = [threading.Thread(target=subscriber, args=(n,)) for n in range(loops)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    for message in ["a", {"b": 2}, "c"]:
+        broadcast.publish("fanout", message)
+    for thread in threads:
+        thread.join(15)
+    assert results == {n: ["a", {"b": 2}, "c"] for n in range(loops)}
+
+
 def test_sync_subscription_in_a_thread(broadcast: Broadcast) -> None:
     received: list[t.Any] = []
     subscribed = threading.Event()
@@ -487,3 +513,65 @@ def test_subscribe_while_redis_is_down(
             assert sub.get_sync(timeout=5) == "back"
     finally:
         b.close()
+
+
+def test_an_event_stream_survives_a_redis_restart(
+    redis_factory: t.Callable[[], RedisServer],
+) -> None:
+    """A browser's stream over a real server, fed from Redis: Redis is killed
+    mid-stream and restarted; the stream stays up, keeps its request
+    context, and delivers again."""
+    from test_sse import PING, Server
+
+    from erlen import request, stream_with_context
+    from erlen.sse import Event, sse_response
+
+    server = redis_factory()
+    app = Erlen(__name__)
+    app.config.update(BROADCAST_URL=server.url, BROADCAST_TIMEOUT=1.0)
+    broadcast = Broadcast(app)
+    broadcast._get_backend().reconnect_delay = 0.05  # type: ignore[attr-defined]
+    publisher = Broadcast(url=server.url, timeout=1.0)
+
+    @app.get("/live")
+    def live() -> t.Any:
+        @stream_with_context
+        def events() -> t.Iterator[t.Any]:
+            with broadcast.subscribe("posts") as sub:
+                for post in sub.listen(timeout=0.05):
+                    if post is not None:
+                        yield Event(f"{request.args['who']}: {post}", event="post")
+                    else:
+                        yield None
+
+        return sse_response(events(), ping=0.1)
+
+    try:
+        with Server(app) as http:
+            client = http.connect("/live?who=ann")
+            client.read_until(PING)
+            backend = broadcast._get_backend()
+            deadline = time.monotonic() + 5
+            while "posts" not in backend.confirmed:  # type: ignore[attr-defined]
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            publisher.publish("posts", "one")
+            client.read_until(b"data: ann: one\n\n")
+
+            server.kill()
+            with pytest.raises(BroadcastError):
+                publisher.publish("posts", "lost")
+            # Redis is gone, the stream is not: keep-alives still arrive.
+            seen = len(client.body)
+            assert client.read_for(0.5)[seen:].count(PING) >= 3
+            server.start()
+            deadline = time.monotonic() + 20
+            while b"data: ann: two\n\n" not in client.body:
+                assert time.monotonic() < deadline, client.body[-300:]
+                publisher.publish("posts", "two")
+                client.read_for(0.3)
+            assert b"lost" not in client.body
+            client.close()
+    finally:
+        broadcast.close()
+        publisher.close()

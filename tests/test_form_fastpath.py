@@ -91,15 +91,21 @@ def bodies(draw: st.DrawFn) -> bytes:
     return body
 
 
-def outcome(req: WerkzeugRequest) -> tuple[t.Any, ...]:
-    try:
-        form = list(req.form.items(multi=True))
-        files = list(req.files.items(multi=True))
-        rest = req.stream.read()
-        data = req.get_data()
-    except Exception as e:  # the error is what is compared
-        return ("error", type(e), getattr(e, "code", None))
-    return ("ok", form, files, rest, data)
+def outcome(req: WerkzeugRequest) -> list[t.Any]:
+    """What each step gives, or the error it raises (and when)."""
+    seen: list[t.Any] = []
+    for step in (
+        lambda: list(req.form.items(multi=True)),
+        lambda: list(req.files.items(multi=True)),
+        lambda: req.stream.read(),
+        lambda: req.get_data(),
+    ):
+        try:
+            seen.append(step())
+        except Exception as e:  # the error is what is compared
+            seen.append(("error", type(e), getattr(e, "code", None)))
+            break
+    return seen
 
 
 def make_environ(

@@ -117,14 +117,16 @@ def test_codec_dumps_is_itsdangerous(
     app = configured(make_app(SECRET_KEY_FALLBACKS=["old key"]), provider)
     codec = codec_for(app)
     with app.app_context() if in_app else _nothing():
-        for _ in range(3):  # the two calls may straddle a second
-            ours, theirs = dumps_both(codec, data)
-            if (
-                not isinstance(ours, str)
-                or ours.rsplit(".", 2)[1] == theirs.rsplit(".", 2)[1]
-            ):
-                break
-    assert ours == theirs
+        # Twice: the second payload comes from the codec's last-payload cache.
+        for _ in range(2):
+            for _ in range(3):  # the two calls may straddle a second
+                ours, theirs = dumps_both(codec, data)
+                if (
+                    not isinstance(ours, str)
+                    or ours.rsplit(".", 2)[1] == theirs.rsplit(".", 2)[1]
+                ):
+                    break
+            assert ours == theirs
 
 
 class _nothing:

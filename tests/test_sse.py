@@ -460,6 +460,16 @@ class Client:
         self.head, _, self.raw = self.raw.partition(b"\r\n\r\n")
         return self.head
 
+    def _decode(self) -> bool:
+        """Move one complete chunk from the raw bytes to the body."""
+        size, sep, rest = self.raw.partition(b"\r\n")
+        if sep and len(rest) >= int(size, 16) + 2:
+            n = int(size, 16)
+            self.body += rest[:n]
+            self.raw = rest[n + 2 :]
+            return True
+        return False
+
     def read_until(self, marker: bytes, limit: float = 10) -> bytes:
         """The body so far, once it contains ``marker``."""
         deadline = time.monotonic() + limit
@@ -467,13 +477,23 @@ class Client:
             self.read_head(limit)
         assert b"\r\nTransfer-Encoding: chunked\r\n" in self.head, self.head
         while marker not in self.body:
-            size, sep, rest = self.raw.partition(b"\r\n")
-            if sep and len(rest) >= int(size, 16) + 2:
-                n = int(size, 16)
-                self.body += rest[:n]
-                self.raw = rest[n + 2 :]
+            if not self._decode():
+                self._recv(deadline)
+        return self.body
+
+    def read_for(self, seconds: float) -> bytes:
+        """The body after reading what arrives within ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            if self._decode():
                 continue
-            self._recv(deadline)
+            self.sock.settimeout(remaining)
+            try:
+                self._recv(deadline)
+            except TimeoutError:
+                break
+            finally:
+                self.sock.settimeout(10)
         return self.body
 
     def close(self) -> None:

@@ -322,13 +322,18 @@ def test_builder_defers_what_it_does_not_replicate() -> None:
     assert CompiledBuilder(hosts).build(hosts.bind("a.test"), "index", {}) is None
 
 
-def test_builder_knows_when_the_map_changed() -> None:
-    url_map = _simple_map()
+def test_builder_sees_rules_added_later() -> None:
+    url_map = Map([Rule("/posts/page/<int:page>", endpoint="posts")])
+    adapter = url_map.bind("x.test")
     builder = CompiledBuilder(url_map)
-    assert builder.is_current(url_map)
+    assert builder.build(adapter, "posts", {"page": 2}) == "/posts/page/2"
+    assert builder.build(adapter, "posts", {}) is None  # no page: BuildError
+    assert builder.build(adapter, "later", {}) is None
+    url_map.add(Rule("/posts/", endpoint="posts", defaults={"page": 1}))
     url_map.add(Rule("/later", endpoint="later"))
-    assert not builder.is_current(url_map)
-    assert not builder.is_current(_simple_map())
+    assert builder.build(adapter, "posts", {}) == "/posts/" == adapter.build("posts")
+    assert builder.build(adapter, "posts", {"page": 1}) == "/posts/"
+    assert builder.build(adapter, "later", {}) == "/later"
 
 
 def test_query_sorting_follows_the_map() -> None:

@@ -82,6 +82,7 @@ from .signals import (
 )
 from .templating import Environment
 from .templating import update_template_context as _update_template_context
+from .urlbuild import CompiledBuilder
 from .wrappers import Request, Response, _split_blueprint_path
 from .wsgi import respond as wsgi_respond
 
@@ -352,6 +353,7 @@ class Erlen(Scaffold):
         self._async_views: dict[t.Any, bool] = {}
         self._good_hosts: set[str] = set()
         self._build_adapters: dict[tuple[t.Any, ...], MapAdapter | None] = {}
+        self._url_builder: CompiledBuilder | None = None
 
         if self.has_static_folder:
             assert bool(static_host) == host_matching, (
@@ -736,9 +738,11 @@ class Erlen(Scaffold):
 
         Building only depends on the host, script root, scheme and method, so
         adapters are shared between requests that agree on those; binding a
-        new one per request costs more than the build itself.
+        new one per request costs more than the build itself. The adapter is
+        remembered for the rest of the request.
         """
-        adapter = ctx.__dict__.get("url_adapter")
+        state = ctx.__dict__
+        adapter = state.get("_build_adapter") or state.get("url_adapter")
         if adapter is not None:
             return adapter  # type: ignore[no-any-return]
         if (
@@ -747,7 +751,8 @@ class Erlen(Scaffold):
             or self.config["TRUSTED_HOSTS"] is not None
             or self.config["SERVER_NAME"] is not None
         ):
-            return ctx.url_adapter
+            adapter = state["_build_adapter"] = ctx.url_adapter
+            return adapter
         env = ctx.environ
         key = (
             env.get("HTTP_HOST"),
@@ -764,6 +769,7 @@ class Erlen(Scaffold):
             if len(cache) >= 64:
                 cache.clear()
             cache[key] = adapter
+        state["_build_adapter"] = adapter
         return adapter
 
     def raise_routing_exception(self, request: Request) -> t.NoReturn:
@@ -786,6 +792,8 @@ class Erlen(Scaffold):
 
     def inject_url_defaults(self, endpoint: str, values: dict[str, t.Any]) -> None:
         """Run the ``url_defaults`` functions for ``endpoint`` on ``values``."""
+        if not self.url_default_functions:
+            return
         names: t.Iterable[str | None] = (None,)
         if "." in endpoint:
             names = chain(
@@ -831,7 +839,9 @@ class Erlen(Scaffold):
         """
         req_ctx = _cv_request.get(None)
         if req_ctx is not None:
-            url_adapter = self._build_adapter(req_ctx)
+            # PERF: the adapter this request already builds with, if any.
+            state = req_ctx.__dict__
+            url_adapter = state.get("_build_adapter") or self._build_adapter(req_ctx)
             if endpoint[:1] == ".":
                 blueprints = self._request_blueprints(req_ctx)
                 endpoint = f"{blueprints[0]}{endpoint}" if blueprints else endpoint[1:]
@@ -855,19 +865,36 @@ class Erlen(Scaffold):
         if _scheme is not None and not _external:
             raise ValueError("When specifying '_scheme', '_external' must be True.")
         self.inject_url_defaults(endpoint, values)
-        try:
-            rv = url_adapter.build(  # type: ignore[union-attr]
-                endpoint,
-                values,
-                method=_method,
-                url_scheme=_scheme,
-                force_external=_external,
-            )
-        except BuildError as error:
-            values.update(
-                _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external
-            )
-            return self.handle_url_build_error(error, endpoint, values)
+        builder = self._url_builder
+        if builder is None or builder.url_map is not self.url_map:
+            builder = self._url_builder = CompiledBuilder(self.url_map)
+        # The compiled builder answers when it is certain of Werkzeug's answer
+        # (see erlen/urlbuild.py); it leaves every BuildError to Werkzeug.
+        rv = builder.build(
+            url_adapter,  # type: ignore[arg-type]
+            endpoint,
+            values,
+            _method,
+            _external,
+            _scheme,
+        )
+        if rv is None:
+            try:
+                rv = url_adapter.build(  # type: ignore[union-attr]
+                    endpoint,
+                    values,
+                    method=_method,
+                    url_scheme=_scheme,
+                    force_external=_external,
+                )
+            except BuildError as error:
+                values.update(
+                    _anchor=_anchor,
+                    _method=_method,
+                    _scheme=_scheme,
+                    _external=_external,
+                )
+                return self.handle_url_build_error(error, endpoint, values)
         if _anchor is not None:
             _anchor = _url_quote(_anchor, safe="%!#$&'()*+,/:;=?@")
             rv = f"{rv}#{_anchor}"

@@ -23,7 +23,8 @@
 
 Backends, chosen by URL (``BROADCAST_URL``):
 
-- ``memory://`` (the default): subscribers in this process only. Publishing
+- ``memory://`` (the default): the subscribers of this ``Broadcast`` object,
+  in this process (two objects do not see each other's messages). Publishing
   from any thread is safe; waiting subscribers are woken in their own event
   loops (``call_soon_threadsafe``) or threads.
 - ``redis://host:port/db`` (also ``rediss://`` and ``unix://``): Redis
@@ -53,6 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import json as _json
 import logging
 import os
@@ -496,7 +498,8 @@ class _RedisBackend(_Backend):
             import redis.asyncio  # noqa: F401
         except ImportError:
             raise RuntimeError(
-                f"BROADCAST_URL {url!r} needs the redis package: pip install redis"
+                f"BROADCAST_URL {url!r} needs the redis package:"
+                ' pip install "erlen[redis]"'
             ) from None
         self.url = url
         self.timeout = broadcast.timeout
@@ -544,7 +547,12 @@ class _RedisBackend(_Backend):
     def _run(self, coro: t.Coroutine[t.Any, t.Any, t.Any]) -> t.Any:
         """Run ``coro`` in the background loop and wait for its result."""
         future = asyncio.run_coroutine_threadsafe(coro, self._loop())
-        return future.result()
+        try:
+            # The coroutines time out by themselves; this is a safety net.
+            return future.result(self.timeout + 5)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise self._unreachable("finish", self.last_error) from None
 
     async def _arun(self, coro: t.Coroutine[t.Any, t.Any, t.Any]) -> t.Any:
         future = asyncio.run_coroutine_threadsafe(coro, self._loop())

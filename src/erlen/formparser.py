@@ -13,11 +13,12 @@ import typing as t
 from urllib.parse import unquote
 
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 from werkzeug.http import parse_options_header
+from werkzeug.wsgi import LimitedStream
 
-__all__ = ["URLENCODED_TYPES", "parse_urlencoded"]
+__all__ = ["URLENCODED_TYPES", "parse_urlencoded", "read_limited"]
 
 #: ``Content-Type`` values (lower-cased) taken by the fast path: the
 #: urlencoded type alone or with a UTF-8 charset, which Werkzeug decodes as
@@ -61,6 +62,57 @@ def parse_urlencoded(body: bytes) -> list[tuple[str, str]] | None:
             value = unquote(value, errors=_ERRORS)
         items.append((name, value))
     return items
+
+
+def read_limited(stream: LimitedStream, raw: t.IO[bytes], length: int) -> bytes:
+    """``stream.read()`` for a fresh ``LimitedStream(raw, length)``: the same
+    bytes, the same :exc:`ClientDisconnected` when the body ends early or the
+    read fails, and the stream left where Werkzeug's read leaves it (its
+    position, exhausted), without its per-chunk buffer copies."""
+    chunks = []
+    pos = 0
+    try:
+        while pos < length:
+            try:
+                data = raw.read(min(_CHUNK, length - pos))
+            except (OSError, ValueError):
+                raise ClientDisconnected() from None
+            if not data:
+                raise ClientDisconnected()
+            pos += len(data)
+            chunks.append(data)
+    finally:
+        stream._pos = pos
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+_CHUNK = 64 * 1024  # LimitedStream.readall's read size
+
+
+def _limited_stream_position() -> bool:
+    """Whether ``LimitedStream`` keeps its position in ``_pos`` as
+    :func:`read_limited` assumes (checked once, at import)."""
+    try:
+        theirs = LimitedStream(io.BytesIO(b"abc"), 3)
+        theirs.read()
+        raw = io.BytesIO(b"abc")
+        ours = LimitedStream(raw, 3)
+        data = read_limited(ours, raw, 3)
+        short = LimitedStream(io.BytesIO(b"ab"), 3)
+        try:
+            read_limited(short, io.BytesIO(b"ab"), 3)
+        except ClientDisconnected:
+            pass
+        else:
+            return False
+        return (
+            vars(theirs) == vars(ours) | {"_stream": theirs._stream}
+            and data == b"abc"
+            and ours.read() == b""
+            and ours.tell() == 3
+        )
+    except Exception:
+        return False
 
 
 def _werkzeug_parse(
@@ -113,6 +165,9 @@ ENABLED: bool = _agrees_with_werkzeug()
 #: Whether a body over ``max_form_memory_size`` is a 413 (Werkzeug-version
 #: dependent, see :func:`_memory_limit_applies`).
 MEMORY_LIMIT_APPLIES: bool = _memory_limit_applies()
+
+#: Whether :func:`read_limited` may stand in for ``LimitedStream.read``.
+LIMITED_STREAM_POSITION: bool = _limited_stream_position()
 
 #: Werkzeug's own parse entry points when this module was imported; a
 #: replaced one turns the fast path off.

@@ -34,8 +34,8 @@ from collections import ChainMap
 from types import BuiltinFunctionType, FunctionType, MethodType
 
 import markupsafe
-from jinja2 import Environment
-from jinja2.compiler import CodeGenerator, Frame
+from jinja2 import Environment, nodes
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.environment import Template
 from jinja2.nodes import Expr
 from jinja2.nodes import Template as TemplateNode
@@ -193,13 +193,65 @@ class FastTemplate(Template):
 
 
 class FastCodeGenerator(CodeGenerator):
-    """Compiles templates as Jinja2 does, calling :func:`escape` for
-    autoescaped output. Async templates compile exactly as in Jinja2."""
+    """Compiles templates as Jinja2 does, with two differences in sync
+    templates (async templates compile exactly as in Jinja2):
+
+    - autoescaped output calls :func:`escape`;
+    - ``x.name`` and ``x["key"]`` (a constant key) look the item up inline
+      when ``x`` is a plain ``dict`` that has it, and call
+      ``environment.getattr``/``getitem`` otherwise. The inline lookup is
+      only used when the environment running the code still has
+      :class:`FastEnvironment`'s ``getattr`` and Jinja2's ``getitem``
+      (checked when each template function starts, so compiled code shared
+      through a bytecode cache or :class:`jinja2.ModuleLoader` with another
+      environment stays correct); ``x`` is evaluated once, as in Jinja2.
+    """
+
+    def __init__(self, environment: Environment, *args: t.Any, **kwargs: t.Any):
+        super().__init__(environment, *args, **kwargs)
+        self._erlen_sync = not environment.is_async
+        self._erlen_inline = self._erlen_sync and _lookups_are_fast(environment)
 
     def visit_Template(self, node: TemplateNode, frame: Frame | None = None) -> None:
-        if not self.environment.is_async:
-            self.writeline(f"from {__name__} import escape as _erlen_escape")
+        if self._erlen_sync:
+            names = "escape as _erlen_escape, _lookups_are_fast as _erlen_lookups"
+            self.writeline(f"from {__name__} import {names}")
         super().visit_Template(node, frame)
+
+    def write_commons(self) -> None:
+        super().write_commons()
+        if self._erlen_inline:
+            self.writeline("_erlen_fast = _erlen_lookups(environment)")
+
+    def _inline_lookup(self, node: Expr, key: t.Any, method: str, frame: Frame) -> None:
+        # (t[key] if type(t := <node>) is dict and fast and key in t
+        #  else environment.<method>(t, key)); t is assigned before any use.
+        k = repr(key)
+        self.write(f"(_erlen_t[{k}] if type(_erlen_t := ")
+        self.visit(node, frame)
+        self.write(
+            f") is dict and _erlen_fast and {k} in _erlen_t"
+            f" else environment.{method}(_erlen_t, {k}))"
+        )
+
+    @optimizeconst
+    def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
+        if self._erlen_inline and node.attr not in _DICT_ATTRIBUTES:
+            self._inline_lookup(node.node, node.attr, "getattr", frame)
+        else:
+            super().visit_Getattr(node, frame)
+
+    @optimizeconst
+    def visit_Getitem(self, node: nodes.Getitem, frame: Frame) -> None:
+        arg = node.arg
+        if (
+            self._erlen_inline
+            and isinstance(arg, nodes.Const)
+            and type(arg.value) in (str, int)
+        ):
+            self._inline_lookup(node.node, arg.value, "getitem", frame)
+        else:
+            super().visit_Getitem(node, frame)
 
     def _output_child_pre(
         self,
@@ -247,6 +299,20 @@ class FastEnvironment(Environment):
             except (TypeError, LookupError, AttributeError):
                 return self.undefined(obj=obj, name=attribute)
         return Environment.getattr(self, obj, attribute)
+
+
+def _lookups_are_fast(environment: Environment) -> bool:
+    """Whether ``environment`` looks attributes up with
+    :meth:`FastEnvironment.getattr` and items with Jinja2's ``getitem``,
+    neither overridden (the sandbox overrides both) nor replaced on the
+    instance; compiled templates ask this before looking items up inline."""
+    cls = type(environment)
+    return (
+        getattr(cls, "getattr", None) is FastEnvironment.getattr
+        and getattr(cls, "getitem", None) is Environment.getitem
+        and "getattr" not in vars(environment)
+        and "getitem" not in vars(environment)
+    )
 
 
 def _self_check() -> None:

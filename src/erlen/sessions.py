@@ -265,7 +265,7 @@ class _SessionCodec:
     a text serializer.
     """
 
-    __slots__ = ("_encoder", "macs", "serializer", "tag_order")
+    __slots__ = ("_encoder", "_last_payload", "macs", "serializer", "tag_order")
 
     def __init__(self, signer: URLSafeTimedSerializer) -> None:
         base = signer.make_signer()
@@ -281,6 +281,7 @@ class _SessionCodec:
         #: plain JSON values needs no tagging); ``None`` otherwise.
         self.tag_order = _stock_tag_order(self.serializer)
         self._encoder: tuple[t.Any, json.JSONEncoder] | None = None
+        self._last_payload: tuple[bytes, bytes] | None = None
 
     def _signature(self, mac: t.Any, value: bytes) -> bytes:
         mac = mac.copy()
@@ -292,11 +293,18 @@ class _SessionCodec:
         raw: t.Any = self._dumps_json(obj)
         if isinstance(raw, str):
             raw = raw.encode("utf-8")
-        compressed = zlib.compress(raw)
-        if len(compressed) < len(raw) - 1:
-            payload = b"." + _b64encode(compressed)
+        last = self._last_payload
+        if last is not None and last[0] == raw:
+            # The same session again (a refreshed permanent session): the
+            # same compressed, encoded payload; only the timestamp changes.
+            payload = last[1]
         else:
-            payload = _b64encode(raw)
+            compressed = zlib.compress(raw)
+            if len(compressed) < len(raw) - 1:
+                payload = b"." + _b64encode(compressed)
+            else:
+                payload = _b64encode(raw)
+            self._last_payload = (raw, payload)
         value = (
             payload + b"." + _b64encode(_INT64.pack(int(time.time())).lstrip(b"\x00"))
         )

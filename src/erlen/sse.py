@@ -28,9 +28,12 @@ and ``aclose`` that the ASGI adapter iterates; a WSGI server that tries to
 iterate it gets a :exc:`RuntimeError` saying so, which it logs, answering
 500 (nothing has been sent yet).
 
-Keep-alive: when the source has sent nothing for ``ping`` seconds, a
-``: ping`` comment line is sent, so proxies and load balancers do not close
-an idle stream and a vanished client is noticed. For async sources this is
+The stream starts with a first chunk at once (``retry: <ms>`` if ``retry``
+is given, else a ``: ping``), so the headers are sent and the browser's
+``EventSource`` opens before the first event. Keep-alive: when the source
+has sent nothing for ``ping`` seconds, a ``: ping`` comment line is sent, so
+proxies and load balancers do not close an idle stream and a vanished client
+is noticed. For async sources this is
 an asyncio timeout on the source; a sync source is run in a helper thread
 (one per stream) so that the server's thread can send the pings while the
 source blocks. ``ping=None`` turns keep-alives off, and a sync source then

@@ -1,26 +1,30 @@
 """A compiled URL builder that answers like Werkzeug's ``MapAdapter.build``, faster.
 
 Werkzeug's :class:`~werkzeug.routing.Map` stays the source of truth, as for the
-matcher (:mod:`erlen.routing`). :class:`CompiledBuilder` is a snapshot of it
-(replaced whenever a rule is added) that, given the bound
-:class:`~werkzeug.routing.MapAdapter` ``url_for`` would build with, returns the
-exact string ``adapter.build(...)`` would return — or ``None``, meaning "ask
-Werkzeug". It chooses among an endpoint's rules exactly as Werkzeug does (the
-same order, the same suitability test, the same method rules) and fills them
-the same way: static text quoted alike, rule defaults, each converter's own
-``to_url`` (with a shortcut for the plain ``str`` and ``int`` values of the
-default, path and int converters, whose result is certain), extra values as
-the query string through Werkzeug's own encoding rules (``sort_parameters``
-and ``sort_key`` included).
+matcher (:mod:`erlen.routing`). Given the bound
+:class:`~werkzeug.routing.MapAdapter` ``url_for`` would build with,
+:class:`CompiledBuilder` returns the exact string ``adapter.build(...)`` would
+return — or ``None``, meaning "ask Werkzeug". It chooses among an endpoint's
+rules as Werkzeug does (the same order, the same suitability test, the
+request's method first) and fills them the same way: static text quoted
+alike, rule defaults, each converter's own ``to_url`` (with a shortcut for
+plain ``str`` and ``int`` values in the default, string, path and int
+converters, whose result is certain), and the values no rule part takes as
+the query string, encoded by Werkzeug's rules (``sort_parameters`` and
+``sort_key`` included).
 
-It defers — returns ``None`` — for everything it does not replicate: host
-matching, a default subdomain, rules with a subdomain or host, websocket
-rules, ``alias`` and ``redirect_to`` rules, custom ``Rule``/``MapAdapter``
-classes that override building, values that are not a plain ``dict``, keys
-that are not plain strings, and any build with no suitable rule (Werkzeug
-raises its :class:`~werkzeug.routing.BuildError` with all its suggestions).
-``tests/test_url_builder.py`` checks it against Werkzeug over random rule
-sets, converters, defaults, values and options.
+Each endpoint is compiled the first time it is built — one small generated
+function per rule, holding its text, converters and checks — and compiled
+again when rules were added to it, so the cost is the same for ten routes or
+ten thousand.
+
+It returns ``None`` for what it does not replicate: host matching, a default
+subdomain, rules with a subdomain, websocket, ``alias`` and ``redirect_to``
+rules, ``Rule``/``MapAdapter`` subclasses that change building, values that
+are not a plain ``dict``, keys Werkzeug would reject with ``TypeError``, and
+every build with no suitable rule (Werkzeug raises its ``BuildError``, with
+its suggestions). ``tests/test_url_builder.py`` checks it against Werkzeug
+over random rule sets, converters, defaults, values and options.
 """
 
 from __future__ import annotations
@@ -33,138 +37,46 @@ from werkzeug.routing.converters import BaseConverter, NumberConverter
 
 from .routing import _path_trace
 
-# Werkzeug's safe characters: path segments (converters and static text) and
-# query strings (https://url.spec.whatwg.org/).
+# Werkzeug's safe characters in path segments (static text and converters)
+# and in query strings (https://url.spec.whatwg.org/).
 _PATH_SAFE = "!$&'()*+,/:;=@"
 _QUERY_SAFE = "!$'()*,/:;?@"
 _SECURE = frozenset({"https", "wss"})
 
-# How a rule part is filled: constant text, BaseConverter.to_url (quote the
-# str of the value), NumberConverter.to_url with ``int``, or the converter's
-# own to_url for anything else.
-_STATIC, _QUOTED, _INTEGER, _CALL = 0, 1, 2, 3
+#: A rule compiled to ``fill(values, method)``: the path and query string, or
+#: ``None`` when the rule is not suitable or a converter refuses a value.
+_Fill = t.Callable[[dict[str, t.Any], str | None], str | None]
 
 
 class _Defer(Exception):
-    """A build that must be left to Werkzeug (it would raise TypeError)."""
-
-
-_Part = tuple[int, str, t.Any]
+    """A build that must be left to Werkzeug (it would raise ``TypeError``)."""
 
 
 def _own_method(obj: object, name: str, base: type) -> bool:
-    """Whether ``obj.name`` is still ``base``'s method (not overridden by a
-    subclass nor set on the instance)."""
-    return getattr(type(obj), name, None) is getattr(base, name) and name not in (
-        getattr(obj, "__dict__", None) or ()
+    """Whether ``obj.name`` is still ``base``'s (not overridden by a subclass,
+    nor set on the instance)."""
+    inherited = getattr(type(obj), name, None) is getattr(base, name)
+    return inherited and name not in (getattr(obj, "__dict__", None) or ())
+
+
+def _builds_like_werkzeug(rule: Rule) -> bool:
+    return not (
+        rule.subdomain
+        or rule.host
+        or rule.websocket
+        or rule.alias
+        or rule.redirect_to is not None
+    ) and all(
+        _own_method(rule, name, Rule)
+        for name in ("build", "suitable_for", "_encode_query_vars", "build_compare_key")
     )
 
 
-def _part(name: str, converter: BaseConverter) -> _Part:
-    if _own_method(converter, "to_url", BaseConverter):
-        return (_QUOTED, name, converter.to_url)
-    if (
-        _own_method(converter, "to_url", NumberConverter)
-        and getattr(converter, "num_convert", None) is int
-    ):
-        return (_INTEGER, name, converter)
-    return (_CALL, name, converter.to_url)
-
-
-class _RuleBuilder:
-    """One rule, ready to be filled with values."""
-
-    __slots__ = ("defaults", "methods", "names", "parts", "required", "rule")
-
-    def __init__(self, rule: Rule) -> None:
-        defaults = rule.defaults or {}
-        self.defaults = defaults
-        self.methods = rule.methods
-        #: Arguments the values must provide (the others have defaults).
-        self.required = tuple(a for a in rule.arguments if a not in defaults)
-        #: Keys the rule consumes; any other value goes to the query string.
-        self.names = frozenset(self.required) | frozenset(defaults)
-        self.rule = rule
-        parts: list[_Part] = []
-        for is_dynamic, data in _path_trace(rule):
-            if is_dynamic and data in defaults:
-                # Werkzeug fills an argument that has a default with the
-                # default, whatever the values say (they must agree anyway).
-                text = rule._converters[data].to_url(defaults[data])
-                parts.append((_STATIC, text, None))
-            elif is_dynamic:
-                parts.append(_part(data, rule._converters[data]))
-            else:
-                parts.append((_STATIC, quote(data, safe=_PATH_SAFE), None))
-        # Adjacent constant text joined once.
-        merged: list[_Part] = []
-        for part in parts:
-            if part[0] == _STATIC and merged and merged[-1][0] == _STATIC:
-                merged[-1] = (_STATIC, merged[-1][1] + part[1], None)
-            else:
-                merged.append(part)
-        self.parts = tuple(merged)
-
-    def suitable(self, values: dict[str, t.Any], method: str | None) -> bool:
-        """Werkzeug's ``Rule.suitable_for``, in the same order."""
-        methods = self.methods
-        if method is not None and methods is not None and method not in methods:
-            return False
-        for key in self.required:
-            if key not in values:
-                return False
-        for key, value in self.defaults.items():
-            if key in values and value != values[key]:
-                return False
-        return True
-
-    def path(self, values: dict[str, t.Any]) -> str | None:
-        """The path and query string, or ``None`` when a converter refuses a
-        value (Werkzeug then tries the next rule)."""
-        names = self.names
-        try:
-            if len(values) == len(self.required) and not self.defaults:
-                # Every value fills the rule (suitable() saw them all).
-                query = ""
-            else:
-                extra = {k: v for k, v in values.items() if k not in names}
-                query = _encode_query(extra, self.rule) if extra else ""
-            out = []
-            for kind, data, conv in self.parts:
-                if kind == _STATIC:
-                    out.append(data)
-                    continue
-                value = values[data]
-                cls = type(value)
-                if kind == _QUOTED:
-                    if cls is str:
-                        # PERF: quote() leaves ASCII letters and digits alone.
-                        out.append(
-                            value
-                            if value.isalnum() and value.isascii()
-                            else conv(value)
-                        )
-                    elif cls is int:
-                        out.append(str(value))
-                    else:
-                        out.append(conv(value))
-                elif kind == _INTEGER:
-                    if cls is int:
-                        text = str(value)
-                        if conv.fixed_digits:
-                            text = text.zfill(conv.fixed_digits)
-                        out.append(text)
-                    else:
-                        out.append(conv.to_url(value))
-                else:
-                    out.append(conv(value))
-        except ValidationError:
-            return None
-        return "".join(out) + query
-
-
-def _encode_query(extra: dict[t.Any, t.Any], rule: Rule) -> str:
-    """``?`` and the query string for the values no rule part consumed."""
+def _query(names: frozenset[str], rule: Rule, values: dict[t.Any, t.Any]) -> str:
+    """``?`` and the query string of the values ``rule`` does not take."""
+    extra = {k: v for k, v in values.items() if k not in names}
+    if not extra:
+        return ""
     pieces = []
     simple = not rule.map.sort_parameters
     for key, value in extra.items():
@@ -175,12 +87,12 @@ def _encode_query(extra: dict[t.Any, t.Any], rule: Rule) -> str:
             continue
         cls = type(value)
         if cls is str:
-            if not (value.isalnum() and value.isascii()):
+            if not (value.isascii() and value.isalnum()):
                 value = quote_plus(value, _QUERY_SAFE)
         elif cls is not int:
             simple = False
             continue
-        if not (key.isalnum() and key.isascii()):
+        if not (key.isascii() and key.isalnum()):
             key = quote_plus(key, _QUERY_SAFE)
         pieces.append(f"{key}={value}")
     if simple:
@@ -190,56 +102,208 @@ def _encode_query(extra: dict[t.Any, t.Any], rule: Rule) -> str:
     return f"?{params}" if params else ""
 
 
-_Endpoint = tuple[_RuleBuilder, ...]
+def _convert(j: int, v: str, converter: BaseConverter) -> str:
+    """Source for ``s{j}``, the URL text of the value in variable ``v``,
+    calling ``c{j}`` (the converter's ``to_url``) unless the result is
+    certain."""
+    if _own_method(converter, "to_url", BaseConverter):
+        # PERF: quote() leaves ASCII letters and digits as they are.
+        return (
+            f"{v} if type({v}) is str and {v}.isascii() and {v}.isalnum()"
+            f" else str({v}) if type({v}) is int else c{j}({v})"
+        )
+    if (
+        _own_method(converter, "to_url", NumberConverter)
+        and getattr(converter, "num_convert", None) is int
+    ):
+        digits = converter.fixed_digits  # type: ignore[attr-defined]
+        text = f"str({v}).zfill({int(digits)})" if digits else f"str({v})"
+        return f"{text} if type({v}) is int else c{j}({v})"
+    return f"c{j}({v})"
 
 
-def _overrides_building(rule: Rule) -> bool:
-    return not all(
-        _own_method(rule, name, Rule)
-        for name in ("build", "suitable_for", "_encode_query_vars", "build_compare_key")
-    )
+def _url(
+    adapter: MapAdapter, path: str, force_external: bool, url_scheme: str | None
+) -> str:
+    """The end of Werkzeug's build for a rule without a subdomain."""
+    path = path.lstrip("/")
+    if not force_external and adapter.subdomain == "":
+        return f"{adapter.script_name.rstrip('/')}/{path}"
+    if url_scheme is None:
+        url_scheme = adapter.url_scheme
+    # Rules that are not websocket rules get an HTTP scheme.
+    scheme = ("https:" if url_scheme in _SECURE else "http:") if url_scheme else ""
+    return f"{scheme}//{adapter.server_name}{adapter.script_name[:-1]}/{path}"
+
+
+def _compile_rule(rule: Rule, whole: bool) -> t.Callable[..., str | None]:
+    """Generate the code for one rule: ``fill(values, method)`` returns its
+    path and query string, or ``None`` when the rule is not suitable or a
+    converter refuses a value; with ``whole``, ``build(adapter, values,
+    method, force_external, url_scheme)`` is the whole build of an endpoint
+    that has only this rule. Only identifiers and numbers go into the source;
+    every piece of text or object is a name in its namespace."""
+    defaults = rule.defaults or {}
+    required = sorted(a for a in rule.arguments if a not in defaults)
+    names = frozenset(required) | frozenset(defaults)
+    ns: dict[str, t.Any] = {
+        "ValidationError": ValidationError,
+        "Defer": _Defer,
+        "methods": rule.methods,
+        "query": lambda values: _query(names, rule, values),
+        "url": _url,
+    }
+    if whole:
+        src = ["def build(adapter, values, method, force_external, url_scheme):"]
+    else:
+        src = ["def fill(values, method):"]
+    if rule.methods is not None:
+        src.append("    if method is not None and method not in methods:")
+        src.append("        return")
+    # Werkzeug's Rule.suitable_for, on the values that are not None: the
+    # arguments present, then the defaults not contradicted.
+    local = {}
+    for i, name in enumerate(required):
+        ns[f"r{i}"], local[name] = name, f"x{i}"
+        src += [
+            f"    x{i} = values.get(r{i})",
+            f"    if x{i} is None:",
+            "        return",
+        ]
+    # PERF: values that are exactly the arguments (no None, nothing for the
+    # query, no default to compare) need no more work.
+    src += [f"    if len(values) == {len(required)}:", "        q = ''", "    else:"]
+    if whole:  # (``fill`` is given values without None)
+        src.append(
+            "        values = {k: v for k, v in values.items() if v is not None}"
+        )
+    for i, (key, value) in enumerate(defaults.items()):
+        ns[f"k{i}"], ns[f"d{i}"] = key, value
+        src.append(f"        if k{i} in values and d{i} != values[k{i}]:")
+        src.append("            return")
+    src += ["        q = None", "    try:"]
+    # As in Werkzeug's builder, the query string is encoded first.
+    src += ["        if q is None:", "            q = query(values)"]
+    pieces: list[str] = []
+    text: list[str] = []
+    for j, (is_dynamic, data) in enumerate(_path_trace(rule)):
+        if is_dynamic and data in defaults:
+            # Werkzeug fills an argument that has a default with the default.
+            text.append(rule._converters[data].to_url(defaults[data]))
+        elif not is_dynamic:
+            text.append(quote(data, safe=_PATH_SAFE))
+        else:
+            if text:
+                ns[f"t{j}"] = "".join(text)
+                pieces.append(f"t{j}")
+                text = []
+            converter = rule._converters[data]
+            ns[f"c{j}"] = converter.to_url
+            src.append(f"        s{j} = {_convert(j, local[data], converter)}")
+            pieces.append(f"s{j}")
+    if text:
+        ns["tail"] = "".join(text)
+        pieces.append("tail")
+    pieces.append("q")
+    path = " + ".join(pieces)
+    if not whole:
+        src += [
+            f"        return {path}",
+            "    except ValidationError:",
+            "        return",
+        ]
+    else:
+        src += [
+            f"        path = {path}",
+            "    except (ValidationError, Defer):",
+            "        return",
+        ]
+        # PERF: a path with one leading slash needs only a concatenation for
+        # Werkzeug's strip and join (a rule's text starts with "/").
+        src += [
+            "    if not force_external and adapter.subdomain == ''"
+            " and path[1:2] != '/':",
+            "        return adapter.script_name.rstrip('/') + path",
+        ]
+        src.append("    return url(adapter, path, force_external, url_scheme)")
+    code = compile("\n".join(src), f"<erlen url builder {rule.rule!r}>", "exec")
+    exec(code, ns)
+    return ns["build" if whole else "fill"]  # type: ignore[no-any-return]
+
+
+def _several(fills: tuple[_Fill, ...]) -> t.Callable[..., str | None]:
+    """The build of an endpoint with several rules, chosen as Werkzeug does."""
+
+    def build(
+        adapter: MapAdapter,
+        values: dict[str, t.Any],
+        method: str | None,
+        force_external: bool,
+        url_scheme: str | None,
+    ) -> str | None:
+        for value in values.values():
+            if value is None:  # Werkzeug ignores None values.
+                values = {k: v for k, v in values.items() if v is not None}
+                break
+        try:
+            path = None
+            if method is None:
+                # The request's method first, then any method.
+                path = _first(fills, values, adapter.default_method)
+            if path is None:
+                path = _first(fills, values, method)
+        except _Defer:
+            return None
+        return None if path is None else _url(adapter, path, force_external, url_scheme)
+
+    return build
+
+
+def _first(
+    fills: tuple[_Fill, ...], values: dict[str, t.Any], method: str | None
+) -> str | None:
+    for fill in fills:
+        path = fill(values, method)
+        if path is not None:
+            return path
+    return None
+
+
+def _unsupported(*args: t.Any) -> None:
+    return None
+
+
+#: An endpoint's rule list in the map, its length when compiled, and its build
+#: function (``_unsupported`` leaves the endpoint to Werkzeug).
+_Entry = tuple[list[Rule], int, t.Callable[..., str | None]]
 
 
 class CompiledBuilder:
-    """Builds URLs for a snapshot of a :class:`Map`, as its adapters would.
+    """Builds URLs for a :class:`Map` as its adapters would (see the module)."""
 
-    Endpoints are compiled the first time they are built, so creating a
-    builder costs nothing however many rules the map has.
-    """
-
-    __slots__ = ("_endpoints", "enabled", "rule_count", "url_map")
+    __slots__ = ("_endpoints", "url_map")
 
     def __init__(self, url_map: Map) -> None:
         self.url_map = url_map
-        #: The map's rule count when this snapshot was taken: a different
-        #: count means rules were added and the builder must be replaced.
-        self.rule_count = len(url_map._rules)
-        self.enabled = not url_map.host_matching and not url_map.default_subdomain
-        self._endpoints: dict[t.Any, _Endpoint | None] = {}
+        self._endpoints: dict[t.Any, _Entry] = {}
 
-    def is_current(self, url_map: Map) -> bool:
-        """Whether this builder still describes ``url_map``."""
-        return url_map is self.url_map and len(url_map._rules) == self.rule_count
-
-    def _compile(self, endpoint: t.Any) -> _Endpoint | None:
+    def _compile(self, endpoint: t.Any) -> _Entry | None:
         rules = self.url_map._rules_by_endpoint.get(endpoint)
         if not rules:
             return None  # unknown: Werkzeug raises BuildError
-        compiled: _Endpoint | None = None
-        # The order Map.update() gives them; sorted() is stable like it.
+        # The order Map.update() sorts them in (sorted() is stable as it is).
         ordered = sorted(rules, key=lambda r: r.build_compare_key())
-        if not any(
-            r.subdomain
-            or r.host
-            or r.websocket
-            or r.alias
-            or r.redirect_to is not None
-            or _overrides_building(r)
-            for r in ordered
-        ):
-            compiled = tuple(_RuleBuilder(r) for r in ordered)
-        self._endpoints[endpoint] = compiled
-        return compiled
+        build: t.Callable[..., str | None] = _unsupported
+        if not all(_builds_like_werkzeug(r) for r in ordered):
+            pass
+        elif len(ordered) == 1:
+            # One rule: trying the request's method first, then any method
+            # (as Werkzeug does) comes down to one try.
+            build = _compile_rule(ordered[0], whole=True)
+        else:
+            build = _several(tuple(_compile_rule(r, whole=False) for r in ordered))
+        entry = self._endpoints[endpoint] = (rules, len(rules), build)
+        return entry
 
     def build(
         self,
@@ -251,49 +315,21 @@ class CompiledBuilder:
         url_scheme: str | None = None,
     ) -> str | None:
         """``adapter.build(endpoint, values, method, force_external,
-        url_scheme=url_scheme)``, or ``None`` to let Werkzeug answer (also
-        whenever Werkzeug would raise ``BuildError``)."""
-        if not self.enabled or type(adapter) is not MapAdapter:
+        url_scheme=url_scheme)``, or ``None`` to let Werkzeug answer (always
+        when Werkzeug would raise ``BuildError``). ``values`` is not changed."""
+        url_map = self.url_map
+        if (
+            type(adapter) is not MapAdapter
+            or adapter.map is not url_map
+            or type(values) is not dict
+            or url_map.host_matching
+            or url_map.default_subdomain
+        ):
             return None
-        if adapter.map is not self.url_map or type(values) is not dict:
-            return None
-        try:
-            rules = self._endpoints[endpoint]
-        except KeyError:
-            rules = self._compile(endpoint)
-        if rules is None:
-            return None
-        for value in values.values():
-            if value is None:
-                values = {k: v for k, v in values.items() if v is not None}
-                break
-        path = None
-        try:
-            if method is None:
-                # Werkzeug tries the request's method first, then any method.
-                path = _first(rules, values, adapter.default_method)
-            if path is None:
-                path = _first(rules, values, method)
-        except _Defer:
-            return None
-        if path is None:
-            return None
-        path = path.lstrip("/")
-        if not force_external and adapter.subdomain == "":
-            return f"{adapter.script_name.rstrip('/')}/{path}"
-        if url_scheme is None:
-            url_scheme = adapter.url_scheme
-        # Non-websocket rules are built with an HTTP scheme.
-        scheme = ("https:" if url_scheme in _SECURE else "http:") if url_scheme else ""
-        return f"{scheme}//{adapter.server_name}{adapter.script_name[:-1]}/{path}"
-
-
-def _first(
-    rules: _Endpoint, values: dict[str, t.Any], method: str | None
-) -> str | None:
-    for rule in rules:
-        if rule.suitable(values, method):
-            path = rule.path(values)
-            if path is not None:
-                return path
-    return None
+        entry = self._endpoints.get(endpoint)
+        if entry is None or len(entry[0]) != entry[1]:
+            # First build of this endpoint, or rules were added to it.
+            entry = self._compile(endpoint)
+            if entry is None:
+                return None
+        return entry[2](adapter, values, method, force_external, url_scheme)

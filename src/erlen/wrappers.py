@@ -168,18 +168,23 @@ class Request(_WerkzeugRequest):
         if limit is not None and content_length > limit:
             raise RequestEntityTooLarge()
         raw = environ["wsgi.input"]
-        if "wsgi.input_terminated" in environ:
+        terminated = "wsgi.input_terminated" in environ
+        if terminated:
             if limit is not None:
                 return False  # Werkzeug's maximum-limited stream
-            stream = raw
+            stream: t.IO[bytes] = raw
         else:
-            stream = LimitedStream(raw, content_length)
+            stream = LimitedStream(raw, content_length)  # type: ignore[assignment]
         d["stream"] = stream
         if formparser.MEMORY_LIMIT_APPLIES:
             memory = self.max_form_memory_size
             if memory is not None and content_length > memory:
                 raise RequestEntityTooLarge()
-        items = formparser.parse_urlencoded(stream.read())
+        if terminated or not formparser.LIMITED_STREAM_POSITION:
+            body = stream.read()
+        else:
+            body = formparser.read_limited(stream, raw, content_length)  # type: ignore[arg-type]
+        items = formparser.parse_urlencoded(body)
         storage = self.parameter_storage_class
         d["form"] = storage() if items is None else storage(items)
         d["files"] = storage()
