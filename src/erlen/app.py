@@ -15,6 +15,7 @@ import collections.abc as cabc
 import os
 import sys
 import typing as t
+import warnings
 import weakref
 from datetime import timedelta
 from functools import cached_property
@@ -52,9 +53,15 @@ from werkzeug.wsgi import get_host
 from . import cli
 from . import typing as ft
 from .config import Config, ConfigAttribute
+from .core import RawResponse, RawStream, Steps, call, call_handling, run_sync
 from .ctx import AppContext, RequestContext, _AppCtxGlobals, _sentinel
 from .globals import _cv_app, _cv_request, g, request, request_ctx, session
-from .helpers import get_debug_flag, get_flashed_messages, get_load_dotenv
+from .helpers import (
+    _flask_patched,
+    get_debug_flag,
+    get_flashed_messages,
+    get_load_dotenv,
+)
 from .json.provider import DefaultJSONProvider, JSONProvider
 from .logging import create_logger
 from .routing import NOT_FOUND, CompiledMatcher
@@ -76,19 +83,24 @@ from .signals import (
 from .templating import Environment
 from .templating import update_template_context as _update_template_context
 from .urlbuild import CompiledBuilder
-from .wrappers import Request, Response, _EncodedStream, _split_blueprint_path
+from .wrappers import Request, Response, _split_blueprint_path
+from .wsgi import respond as wsgi_respond
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from jinja2 import BaseLoader
 
+    from .asgi import ASGIReceive, ASGIScope, ASGISend
     from .blueprints import Blueprint
     from .testing import ErlenClient, ErlenCliRunner
+
+    AnyResponse: t.TypeAlias = Response | RawResponse | RawStream
 
 T_shell_context_processor = t.TypeVar(
     "T_shell_context_processor", bound=ft.ShellContextProcessorCallable
 )
 T_teardown = t.TypeVar("T_teardown", bound=ft.TeardownCallable)
+T_serving = t.TypeVar("T_serving", bound=t.Callable[[], t.Any])
 T_template_filter = t.TypeVar("T_template_filter", bound=ft.TemplateFilterCallable)
 T_template_global = t.TypeVar("T_template_global", bound=ft.TemplateGlobalCallable)
 T_template_test = t.TypeVar("T_template_test", bound=ft.TemplateTestCallable)
@@ -106,6 +118,21 @@ def _check_host(host: str) -> None:
         host.partition(":")[0].encode("idna")
     except UnicodeError as e:
         raise BadHost() from e
+
+
+def _bind_warning_as_app(
+    url_map: Map, environ: WSGIEnvironment, server_name: str
+) -> MapAdapter:
+    """``bind_to_environ`` with subdomain matching, its warnings re-issued
+    from the application module — ``flask.app`` under ``erlen.flask_patch`` —
+    so that filters written for Flask's name match them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        adapter = url_map.bind_to_environ(environ, server_name=server_name)
+    module = "flask.app" if _flask_patched() else __name__
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, module)
+    return adapter
 
 
 #: Per class: the description a page was rendered with, and the page.
@@ -135,7 +162,9 @@ class _EndpointPlan:
     """Everything a request to one endpoint runs besides its view, in order.
 
     Built on first use per endpoint (``None`` for requests that matched no
-    rule) and dropped whenever a registration method runs.
+    rule) and dropped whenever a registration method runs. Functions are
+    kept as registered, each with whether it is a coroutine function, so
+    that each protocol's driver decides how to call it.
     """
 
     __slots__ = ("after", "before", "blueprints", "preprocessors", "teardown")
@@ -147,76 +176,49 @@ class _EndpointPlan:
             blueprints = ()
         outer_first = (None, *reversed(blueprints))
         inner_first = (*blueprints, None)
-        sync = app.ensure_sync
         self.blueprints = blueprints
         self.preprocessors = tuple(
             f for n in outer_first for f in app.url_value_preprocessors.get(n, ())
         )
         self.before = tuple(
-            sync(f) for n in outer_first for f in app.before_request_funcs.get(n, ())
+            (f, iscoroutinefunction(f))
+            for n in outer_first
+            for f in app.before_request_funcs.get(n, ())
         )
         self.after = tuple(
-            sync(f)
+            (f, iscoroutinefunction(f))
             for n in inner_first
             for f in reversed(app.after_request_funcs.get(n, ()))
         )
         self.teardown = tuple(
-            sync(f)
+            (f, iscoroutinefunction(f))
             for n in inner_first
             for f in reversed(app.teardown_request_funcs.get(n, ()))
         )
 
 
-class _RawResponse:
-    """A finished response that needs no Response object: status, headers, body."""
-
-    __slots__ = ("body", "headers", "status")
-
-    def __init__(self, status: str, headers: list[tuple[str, str]], body: bytes):
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def __call__(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> list[bytes]:
-        start_response(self.status, self.headers)
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            return []
-        return [self.body]
-
-
-class _RawStream:
-    """A view's generator, sent as Werkzeug's ``Response(gen)`` would be: HTML
-    content type, no length, chunks encoded, the generator closed at the end."""
-
-    __slots__ = ("gen",)
-
-    def __init__(self, gen: t.Generator[t.Any, t.Any, t.Any]) -> None:
-        self.gen = gen
-
-    def __call__(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> cabc.Iterable[bytes]:
-        start_response("200 OK", [("Content-Type", _HTML)])
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            self.gen.close()
-            return []
-        return _EncodedStream(self.gen)
-
-
 _HTML = "text/html; charset=utf-8"
-# The public methods whose override by a subclass turns the fast path off, so
-# that the override is honoured exactly as Flask would call it.
-_DISPATCH_METHODS = (
-    "full_dispatch_request",
-    "preprocess_request",
-    "dispatch_request",
-    "finalize_request",
-    "make_response",
-    "process_response",
-    "ensure_sync",
-    "raise_routing_exception",
+_NO_KWARGS: dict[str, t.Any] = {}
+# The public methods of the request cycle. Overriding one, on a subclass or on
+# the instance (``app.handle_exception = ...``, as Flask-RESTful does), makes
+# the core call it exactly where Flask would.
+_DISPATCH_METHODS = frozenset(
+    (
+        "full_dispatch_request",
+        "preprocess_request",
+        "dispatch_request",
+        "finalize_request",
+        "make_response",
+        "process_response",
+        "ensure_sync",
+        "raise_routing_exception",
+        "handle_user_exception",
+        "handle_http_exception",
+        "handle_exception",
+        "do_teardown_request",
+        "do_teardown_appcontext",
+        "request_context",
+    )
 )
 
 
@@ -307,6 +309,8 @@ class Erlen(Scaffold):
         instance_relative_config: bool = False,
         root_path: str | None = None,
     ) -> None:
+        #: The request-cycle methods overridden on the class or the instance.
+        self._overrides = self._find_overrides()
         super().__init__(
             import_name=import_name,
             static_folder=static_folder,
@@ -332,6 +336,10 @@ class Erlen(Scaffold):
             t.Callable[[Exception, str, dict[str, t.Any]], str]
         ] = []
         self.teardown_appcontext_funcs: list[ft.TeardownCallable] = []
+        #: Functions run when an ASGI server starts serving (lifespan startup)
+        #: and when it stops, each in an app context.
+        self.before_serving_funcs: list[t.Callable[[], t.Any]] = []
+        self.after_serving_funcs: list[t.Callable[[], t.Any]] = []
         self.shell_context_processors: list[ft.ShellContextProcessorCallable] = []
         self.blueprints: dict[str, Blueprint] = {}
         #: Where extensions keep their per-app state, by extension name.
@@ -341,9 +349,8 @@ class Erlen(Scaffold):
         self._got_first_request = False
         # The dispatch plan, built at the first request (see _build_plan).
         self._matcher: CompiledMatcher | None = None
-        self._fast = False
         self._endpoint_plans: dict[str | None, _EndpointPlan] = {}
-        self._sync_views: dict[t.Any, t.Callable[..., t.Any]] = {}
+        self._async_views: dict[t.Any, bool] = {}
         self._good_hosts: set[str] = set()
         self._build_adapters: dict[tuple[t.Any, ...], MapAdapter | None] = {}
         self._url_builder: CompiledBuilder | None = None
@@ -604,6 +611,20 @@ class Erlen(Scaffold):
         return f
 
     @setupmethod
+    def before_serving(self, f: T_serving) -> T_serving:
+        """Run ``f()`` (sync or async) in an app context when an ASGI server
+        starts serving the app; an error refuses the start (Quart's name)."""
+        self.before_serving_funcs.append(f)
+        return f
+
+    @setupmethod
+    def after_serving(self, f: T_serving) -> T_serving:
+        """Run ``f()`` (sync or async) in an app context when an ASGI server
+        stops serving the app."""
+        self.after_serving_funcs.append(f)
+        return f
+
+    @setupmethod
     def shell_context_processor(
         self, f: T_shell_context_processor
     ) -> T_shell_context_processor:
@@ -663,6 +684,9 @@ class Erlen(Scaffold):
                 server_name = None
             elif not self.subdomain_matching:
                 subdomain = self.url_map.default_subdomain or ""
+            if subdomain is None and server_name is not None:
+                # Werkzeug may warn that the host doesn't match SERVER_NAME.
+                return _bind_warning_as_app(self.url_map, request.environ, server_name)
             return self.url_map.bind_to_environ(
                 request.environ, server_name=server_name, subdomain=subdomain
             )
@@ -881,6 +905,12 @@ class Erlen(Scaffold):
         return _wz_redirect(location, code=code, Response=self.response_class)
 
     # -- the request cycle -------------------------------------------------
+    #
+    # Flask's cycle is written once, as generators of steps (erlen.core): each
+    # call into application code is yielded to the protocol's driver. The
+    # public methods (full_dispatch_request, handle_exception, ...) drive the
+    # same generators synchronously, and are called instead of them wherever
+    # they are overridden.
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
@@ -892,41 +922,88 @@ class Erlen(Scaffold):
     def wsgi_app(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> cabc.Iterable[bytes]:
-        """Handle one request: the whole cycle, in order.
+        """Handle one request over WSGI: the whole cycle, in order.
 
-        Push a request context, dispatch (hooks, view, error handlers), call
-        the response, and always pop the context, which runs the teardown
-        functions with the unhandled error if there was one.
+        Build the request context, then :meth:`_handle` pushes it,
+        dispatches (hooks, view, error handlers), and always pops it, which
+        runs the teardown functions with the unhandled error if there was
+        one. Every call into the application is made here, in this thread.
+        The response is then sent to the server.
         """
         ctx = self.request_context(environ)
+        response = run_sync(self._handle(ctx), self.ensure_sync)
+        return wsgi_respond(response, environ, start_response)
+
+    async def asgi_app(
+        self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend
+    ) -> None:
+        """The ASGI 3 entry point (``http``, ``lifespan``; ``websocket`` is
+        refused). Wrap it with ASGI middleware as ``wsgi_app`` is wrapped with
+        WSGI middleware. See :mod:`erlen.asgi` for how a request runs."""
+        from .asgi import serve
+
+        await serve(self, scope, receive, send)
+
+    def _handle(self, ctx: RequestContext) -> Steps[AnyResponse]:
+        """One request's life once its context exists, as steps: push,
+        dispatch, turn an error into a response, pop. Both protocols drive
+        it; the result is a neutral response for their adapter to send."""
         error: BaseException | None = None
         try:
             try:
                 ctx.push()
-                response = self._dispatch(ctx)
+                if not self._got_first_request:
+                    self._build_plan()
+                if "full_dispatch_request" in self._overrides:
+                    response = yield call(self.full_dispatch_request)
+                else:
+                    response = yield from self._full_dispatch(ctx, True)
             except Exception as e:
                 error = e
-                response = self.handle_exception(e)
-            except:
+                if "handle_exception" in self._overrides:
+                    response = yield call_handling(e, self.handle_exception, e)
+                else:
+                    response = yield from self._handle_exception(e)
+            except BaseException:
                 error = sys.exc_info()[1]
                 raise
-            return response(environ, start_response)
+            return response  # type: ignore[no-any-return]
         finally:
-            if "werkzeug.debug.preserve_context" in environ:
-                environ["werkzeug.debug.preserve_context"](_cv_app.get())
-                environ["werkzeug.debug.preserve_context"](_cv_request.get())
+            preserve = ctx.environ.get("werkzeug.debug.preserve_context")
+            if preserve is not None:
+                preserve(_cv_app.get())
+                preserve(_cv_request.get())
             if error is not None and self.should_ignore_error(error):
                 error = None
-            ctx.pop(error)
+            if type(ctx).pop is RequestContext.pop:
+                yield from ctx._pop_steps(error)
+            else:
+                yield call(ctx.pop, error)
 
     def _build_plan(self) -> None:
         """Decide once, at the first request, how requests are dispatched."""
         self._got_first_request = True
+        self._async_views.clear()
+
+    def _find_overrides(self) -> frozenset[str]:
+        """The request-cycle methods replaced on the class or the instance."""
         cls = type(self)
-        self._fast = all(
-            getattr(cls, name) is getattr(Erlen, name) for name in _DISPATCH_METHODS
+        attrs = self.__dict__
+        return frozenset(
+            name
+            for name in _DISPATCH_METHODS
+            if name in attrs or getattr(cls, name) is not getattr(Erlen, name)
         )
-        self._sync_views.clear()
+
+    def __setattr__(self, name: str, value: t.Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _DISPATCH_METHODS:
+            object.__setattr__(self, "_overrides", self._find_overrides())
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        if name in _DISPATCH_METHODS:
+            object.__setattr__(self, "_overrides", self._find_overrides())
 
     def _hooks_changed(self) -> None:
         # Also called while Scaffold.__init__ runs, before the plans exist.
@@ -946,41 +1023,37 @@ class Erlen(Scaffold):
             return ()
         return self._endpoint_plan(rule.endpoint).blueprints
 
-    def _dispatch(self, ctx: RequestContext) -> t.Callable[..., cabc.Iterable[bytes]]:
-        """The planned form of :meth:`full_dispatch_request`."""
-        if not self._got_first_request:
-            self._build_plan()
-        if not self._fast:
-            return self.full_dispatch_request()
+    def _full_dispatch(self, ctx: RequestContext, raw: bool) -> Steps[AnyResponse]:
+        """:meth:`full_dispatch_request` as steps. With ``raw``, a plain
+        return value that nothing else needs to see as a response object is
+        answered with a :class:`~erlen.core.RawResponse`."""
+        overrides = self._overrides
         rule = ctx._rule
         endpoint = None if rule is None else rule.endpoint
         plan = self._endpoint_plans.get(endpoint) or self._endpoint_plan(endpoint)
+        rv: t.Any
         try:
             if request_started.receivers:
-                request_started.send(self, _async_wrapper=self.ensure_sync)
+                yield call(request_started.send, self, _async_wrapper=self.ensure_sync)
             rv = None
-            if plan.preprocessors or plan.before:
-                rv = self._preprocess(ctx, plan)
+            if overrides and "preprocess_request" in overrides:
+                rv = yield call(self.preprocess_request)
+            elif plan.preprocessors or plan.before:
+                rv = yield from self._preprocess(ctx, plan)
             if rv is None:
-                if ctx._routing_exc is not None:
-                    if not self.debug:
-                        raise ctx._routing_exc
-                    self.raise_routing_exception(ctx.request)
-                assert rule is not None
-                if ctx.environ.get("REQUEST_METHOD") == "OPTIONS" and getattr(
-                    rule, "provide_automatic_options", False
-                ):
-                    rv = self.make_default_options_response()
+                if overrides and "dispatch_request" in overrides:
+                    rv = yield call(self.dispatch_request)
                 else:
-                    view = self.view_functions[rule.endpoint]
-                    sync_view = self._sync_views.get(view)
-                    if sync_view is None:
-                        sync_view = self._sync_views[view] = self.ensure_sync(view)
-                    rv = sync_view(**ctx._view_args)  # type: ignore[arg-type]
+                    rv = yield from self._dispatch_request(ctx)
         except Exception as e:
-            rv = self.handle_user_exception(e)
+            if overrides and "handle_user_exception" in overrides:
+                rv = yield call_handling(e, self.handle_user_exception, e)
+            else:
+                rv = yield from self._handle_user_exception(e)
         if (
-            not plan.after
+            raw
+            and not overrides
+            and not plan.after
             # A view may add hooks for its own response (Flask-Caching does).
             and self._endpoint_plans.get(endpoint) is plan
             and not ctx.__dict__.get("_after_request_functions")
@@ -988,17 +1061,19 @@ class Erlen(Scaffold):
             and self.response_class is Response
             and not self._session_needs_saving(ctx)
         ):
-            raw = self._raw_response(rv)
-            if raw is not None:
-                return raw
-        return self.finalize_request(rv)
+            raw_response = self._raw_response(rv)
+            if raw_response is not None:
+                return raw_response
+        if overrides and "finalize_request" in overrides:
+            return (yield call(self.finalize_request, rv))  # type: ignore[no-any-return]
+        return (yield from self._finalize_request(rv, False))
 
-    def _raw_response(self, rv: t.Any) -> _RawResponse | _RawStream | None:
+    def _raw_response(self, rv: t.Any) -> RawResponse | RawStream | None:
         """Encode a plain return value directly, or ``None`` if it isn't one."""
         cls = rv.__class__
         if cls is str:
             body = rv.encode()
-            return _RawResponse(
+            return RawResponse(
                 "200 OK",
                 [("Content-Type", _HTML), ("Content-Length", str(len(body)))],
                 body,
@@ -1017,13 +1092,13 @@ class Erlen(Scaffold):
             headers = rv.get_headers(environ)
             headers.append(("Content-Length", str(len(body))))
             status = f"{rv.code} {HTTP_STATUS_CODES.get(rv.code, 'UNKNOWN').upper()}"
-            return _RawResponse(status, headers, body)
+            return RawResponse(status, headers, body)
         if cls is dict or cls is list:
             provider = self.json
             if type(provider) is not DefaultJSONProvider:
                 return None
             body = provider._response_body(rv).encode()
-            return _RawResponse(
+            return RawResponse(
                 "200 OK",
                 [
                     ("Content-Type", get_content_type(provider.mimetype, "utf-8")),
@@ -1032,7 +1107,7 @@ class Erlen(Scaffold):
                 body,
             )
         if cls is GeneratorType:
-            return _RawStream(rv)
+            return RawStream(rv)
         if (
             cls is tuple
             and len(rv) == 2
@@ -1043,12 +1118,23 @@ class Erlen(Scaffold):
         ):
             body = rv[0].encode()
             code = rv[1]
-            return _RawResponse(
+            return RawResponse(
                 f"{code} {HTTP_STATUS_CODES.get(code, 'UNKNOWN').upper()}",
                 [("Content-Type", _HTML), ("Content-Length", str(len(body)))],
                 body,
             )
         return None
+
+    def _stock_session_interface(self) -> bool:
+        """Whether the session interface is erlen's own, opening and saving
+        cookies in memory (no I/O): the core then calls it in place."""
+        si = self.session_interface
+        cls = type(si)
+        return cls is SecureCookieSessionInterface or (
+            isinstance(si, SecureCookieSessionInterface)
+            and cls.open_session is SecureCookieSessionInterface.open_session
+            and cls.save_session is SecureCookieSessionInterface.save_session
+        )
 
     def _session_needs_saving(self, ctx: RequestContext) -> bool:
         """Whether the session interface must see this response.
@@ -1061,43 +1147,58 @@ class Erlen(Scaffold):
         si = self.session_interface
         if loaded is not None:
             return not si.is_null_session(loaded)
-        if not isinstance(si, SecureCookieSessionInterface):
-            return True
-        cls = type(si)
         # A subclass that opens or saves differently must run, as in Flask.
-        if cls is not SecureCookieSessionInterface and (
-            cls.open_session is not SecureCookieSessionInterface.open_session
-            or cls.save_session is not SecureCookieSessionInterface.save_session
-        ):
+        if not self._stock_session_interface():
             return True
         cookie = ctx.environ.get("HTTP_COOKIE")
         return bool(cookie) and si.get_cookie_name(self) in cookie  # type: ignore[operator]
 
     def _preprocess(
         self, ctx: RequestContext, plan: _EndpointPlan
-    ) -> ft.ResponseReturnValue | None:
+    ) -> Steps[ft.ResponseReturnValue | None]:
+        """:meth:`preprocess_request` as steps."""
         rule = ctx._rule
         endpoint = None if rule is None else rule.endpoint
         for url_func in plan.preprocessors:
-            url_func(endpoint, ctx._view_args)
-        for before_func in plan.before:
-            rv = before_func()
+            yield (url_func, (endpoint, ctx._view_args), _NO_KWARGS, False, None)
+        for func, is_async in plan.before:
+            rv = yield (func, (), _NO_KWARGS, is_async, None)
             if rv is not None:
                 return rv  # type: ignore[no-any-return]
         return None
 
+    def _dispatch_request(self, ctx: RequestContext) -> Steps[ft.ResponseReturnValue]:
+        """:meth:`dispatch_request` as steps: the view, once matched."""
+        req = ctx.__dict__.get("request")
+        if req is None:
+            rule, exc, view_args = ctx._rule, ctx._routing_exc, ctx._view_args
+        else:
+            # Once it exists, the Request object is what hooks may change.
+            rule, exc, view_args = req.url_rule, req.routing_exception, req.view_args
+        if exc is not None:
+            if not self.debug and "raise_routing_exception" not in self._overrides:
+                raise exc
+            self.raise_routing_exception(ctx.request)
+        assert rule is not None
+        method = ctx.environ.get("REQUEST_METHOD")
+        if (
+            method != "GET"
+            and (method or "").upper() == "OPTIONS"
+            and getattr(rule, "provide_automatic_options", False)
+        ):
+            return self.make_default_options_response()
+        view = self.view_functions[rule.endpoint]
+        is_async = self._async_views.get(view)
+        if is_async is None:
+            is_async = self._async_views[view] = iscoroutinefunction(view)
+        return (yield (view, (), view_args or _NO_KWARGS, is_async, None))  # type: ignore[no-any-return]
+
     def full_dispatch_request(self) -> Response:
         """Run hooks and the view, handle errors, and finalize the response."""
-        self._got_first_request = True
-        try:
-            if request_started.receivers:
-                request_started.send(self, _async_wrapper=self.ensure_sync)
-            rv = self.preprocess_request()
-            if rv is None:
-                rv = self.dispatch_request()
-        except Exception as e:
-            rv = self.handle_user_exception(e)
-        return self.finalize_request(rv)
+        if not self._got_first_request:
+            self._build_plan()
+        ctx: RequestContext = request_ctx._get_current_object()
+        return run_sync(self._full_dispatch(ctx, False), self.ensure_sync)  # type: ignore[return-value]
 
     def preprocess_request(self) -> ft.ResponseReturnValue | None:
         """Run URL value preprocessors and ``before_request`` functions;
@@ -1105,21 +1206,12 @@ class Erlen(Scaffold):
         ctx: RequestContext = request_ctx._get_current_object()
         rule = ctx._rule
         plan = self._endpoint_plan(None if rule is None else rule.endpoint)
-        return self._preprocess(ctx, plan)
+        return run_sync(self._preprocess(ctx, plan), self.ensure_sync)
 
     def dispatch_request(self) -> ft.ResponseReturnValue:
         """Call the matched view (or raise the routing error)."""
-        req = request_ctx.request
-        if req.routing_exception is not None:
-            self.raise_routing_exception(req)
-        rule: Rule = req.url_rule  # type: ignore[assignment]
-        if (
-            getattr(rule, "provide_automatic_options", False)
-            and req.method == "OPTIONS"
-        ):
-            return self.make_default_options_response()
-        view_args: dict[str, t.Any] = req.view_args  # type: ignore[assignment]
-        return self.ensure_sync(self.view_functions[rule.endpoint])(**view_args)  # type: ignore[no-any-return]
+        ctx: RequestContext = request_ctx._get_current_object()
+        return run_sync(self._dispatch_request(ctx), self.ensure_sync)
 
     def make_default_options_response(self) -> Response:
         """The automatic ``OPTIONS`` response: an ``Allow`` header."""
@@ -1137,12 +1229,25 @@ class Erlen(Scaffold):
         """Make a response, run after-request processing and send
         ``request_finished``. Errors here are logged, not raised, when already
         handling an error."""
+        return run_sync(
+            self._finalize_request(rv, from_error_handler), self.ensure_sync
+        )
+
+    def _finalize_request(
+        self, rv: ft.ResponseReturnValue | HTTPException, from_error_handler: bool
+    ) -> Steps[Response]:
         response = self.make_response(rv)
         try:
-            response = self.process_response(response)
+            if "process_response" in self._overrides:
+                response = yield call(self.process_response, response)
+            else:
+                response = yield from self._process_response(response)
             if request_finished.receivers:
-                request_finished.send(
-                    self, _async_wrapper=self.ensure_sync, response=response
+                yield call(
+                    request_finished.send,
+                    self,
+                    _async_wrapper=self.ensure_sync,
+                    response=response,
                 )
         except Exception:
             if not from_error_handler:
@@ -1155,17 +1260,29 @@ class Erlen(Scaffold):
     def process_response(self, response: Response) -> Response:
         """Run ``after_this_request`` and ``after_request`` functions (inner
         blueprint first, each list in reverse) and save the session."""
+        return run_sync(self._process_response(response), self.ensure_sync)
+
+    def _process_response(self, response: Response) -> Steps[Response]:
         ctx: RequestContext = request_ctx._get_current_object()
         for func in ctx._after_request_functions:
-            response = self.ensure_sync(func)(response)
+            response = yield call(func, response)
         rule = ctx._rule
         plan = self._endpoint_plan(None if rule is None else rule.endpoint)
-        for func in plan.after:
-            response = func(response)
+        for func, is_async in plan.after:
+            response = yield (func, (response,), _NO_KWARGS, is_async, None)
         if self._session_needs_saving(ctx):
-            sess = ctx._session
-            if not self.session_interface.is_null_session(sess):
-                self.session_interface.save_session(self, sess, response)
+            si = self.session_interface
+            if self._stock_session_interface():
+                stock = ctx._session
+                if not si.is_null_session(stock):
+                    si.save_session(self, stock, response)
+            else:
+                # Other interfaces may do I/O: steps, so ASGI runs them in a thread.
+                sess: t.Any = ctx.__dict__.get("_session")
+                if sess is None:
+                    sess = yield call(getattr, ctx, "_session")
+                if not si.is_null_session(sess):
+                    yield call(si.save_session, self, sess, response)
         return response
 
     def make_response(self, rv: ft.ResponseReturnValue | HTTPException) -> Response:
@@ -1246,14 +1363,22 @@ class Erlen(Scaffold):
         ``request_tearing_down``. Called when the request context pops."""
         if exc is _sentinel:
             exc = sys.exc_info()[1]
+        run_sync(self._teardown_request(exc), self.ensure_sync)
+
+    def _teardown_request(self, exc: BaseException | None) -> Steps[None]:
         ctx = _cv_request.get(None)
         rule = None if ctx is None else ctx._rule
         endpoint = None if rule is None else rule.endpoint
         plan = self._endpoint_plans.get(endpoint) or self._endpoint_plan(endpoint)
-        for func in plan.teardown:
-            func(exc)
+        for func, is_async in plan.teardown:
+            yield (func, (exc,), _NO_KWARGS, is_async, None)
         if request_tearing_down.receivers:
-            request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+            yield call(
+                request_tearing_down.send,
+                self,
+                _async_wrapper=self.ensure_sync,
+                exc=exc,
+            )
 
     def do_teardown_appcontext(
         self,
@@ -1263,12 +1388,18 @@ class Erlen(Scaffold):
         ``appcontext_tearing_down``. Called when the app context pops."""
         if exc is _sentinel:
             exc = sys.exc_info()[1]
-        funcs = self.teardown_appcontext_funcs
-        if funcs:
-            for func in reversed(funcs):
-                self.ensure_sync(func)(exc)
+        run_sync(self._teardown_appcontext(exc), self.ensure_sync)
+
+    def _teardown_appcontext(self, exc: BaseException | None) -> Steps[None]:
+        for func in reversed(self.teardown_appcontext_funcs):
+            yield call(func, exc)
         if appcontext_tearing_down.receivers:
-            appcontext_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+            yield call(
+                appcontext_tearing_down.send,
+                self,
+                _async_wrapper=self.ensure_sync,
+                exc=exc,
+            )
 
     # -- errors --------------------------------------------------------------
 
@@ -1321,14 +1452,17 @@ class Erlen(Scaffold):
     ) -> HTTPException | ft.ResponseReturnValue:
         """Run the registered handler for an HTTP error, else use the error
         itself as the response. Redirects from routing pass through."""
-        if e.code is None:
-            return e
-        if isinstance(e, RoutingException):
+        return run_sync(self._handle_http_exception(e), self.ensure_sync)
+
+    def _handle_http_exception(
+        self, e: HTTPException
+    ) -> Steps[HTTPException | ft.ResponseReturnValue]:
+        if e.code is None or isinstance(e, RoutingException):
             return e
         handler = self._find_error_handler(e, self._current_blueprints())
         if handler is None:
             return e
-        return self.ensure_sync(handler)(e)  # type: ignore[no-any-return]
+        return (yield call_handling(e, handler, e))  # type: ignore[no-any-return]
 
     def handle_user_exception(
         self, e: Exception
@@ -1336,16 +1470,23 @@ class Erlen(Scaffold):
         """Handle an error raised while dispatching: HTTP errors go to
         :meth:`handle_http_exception`, others to a registered handler, and
         unhandled ones are re-raised for :meth:`handle_exception`."""
+        return run_sync(self._handle_user_exception(e), self.ensure_sync)
+
+    def _handle_user_exception(
+        self, e: Exception
+    ) -> Steps[HTTPException | ft.ResponseReturnValue]:
         if isinstance(e, BadRequestKeyError) and (
             self.debug or self.config["TRAP_BAD_REQUEST_ERRORS"]
         ):
             e.show_exception = True
         if isinstance(e, HTTPException) and not self.trap_http_exception(e):
-            return self.handle_http_exception(e)
+            if "handle_http_exception" in self._overrides:
+                return (yield call_handling(e, self.handle_http_exception, e))  # type: ignore[no-any-return]
+            return (yield from self._handle_http_exception(e))
         handler = self._find_error_handler(e, self._current_blueprints())
         if handler is None:
-            raise
-        return self.ensure_sync(handler)(e)  # type: ignore[no-any-return]
+            raise e
+        return (yield call_handling(e, handler, e))  # type: ignore[no-any-return]
 
     def handle_exception(self, e: Exception) -> Response:
         """Handle an unhandled error: 500, or re-raise when propagating.
@@ -1355,25 +1496,34 @@ class Erlen(Scaffold):
         ``original_exception`` is ``e``). Exceptions propagate instead when
         ``PROPAGATE_EXCEPTIONS`` is set, or in testing or debug mode.
         """
+        return run_sync(self._handle_exception(e), self.ensure_sync)
+
+    def _handle_exception(self, e: Exception) -> Steps[Response]:
         exc_info = sys.exc_info()
         if got_request_exception.receivers:
-            got_request_exception.send(
-                self, _async_wrapper=self.ensure_sync, exception=e
+            yield call_handling(
+                e,
+                got_request_exception.send,
+                self,
+                _async_wrapper=self.ensure_sync,
+                exception=e,
             )
         propagate = self.config["PROPAGATE_EXCEPTIONS"]
         if propagate is None:
             propagate = self.testing or self.debug
         if propagate:
-            if exc_info[1] is e:
-                raise
             raise e
         self.log_exception(exc_info)
         server_error: InternalServerError | ft.ResponseReturnValue
         server_error = InternalServerError(original_exception=e)
         handler = self._find_error_handler(server_error, self._current_blueprints())
         if handler is not None:
-            server_error = self.ensure_sync(handler)(server_error)
-        return self.finalize_request(server_error, from_error_handler=True)
+            server_error = yield call_handling(e, handler, server_error)
+        if "finalize_request" in self._overrides:
+            return (  # type: ignore[no-any-return]
+                yield call(self.finalize_request, server_error, from_error_handler=True)
+            )
+        return (yield from self._finalize_request(server_error, True))
 
     def log_exception(
         self,
@@ -1399,7 +1549,17 @@ class Erlen(Scaffold):
     def async_to_sync(
         self, func: t.Callable[..., t.Coroutine[t.Any, t.Any, t.Any]]
     ) -> t.Callable[..., t.Any]:
-        """Run a coroutine function in an event loop per call (asgiref)."""
+        """Make a coroutine function callable from synchronous code.
+
+        In a worker thread of a request served over ASGI, the coroutine runs
+        on the server's event loop; elsewhere (WSGI) in a new event loop per
+        call, with asgiref, as in Flask.
+        """
+        from .asgi import loop_of_worker_thread, run_on_loop
+
+        loop = loop_of_worker_thread()
+        if loop is not None:
+            return run_on_loop(func, loop)
         try:
             from asgiref.sync import async_to_sync as asgiref_async_to_sync
         except ImportError:

@@ -18,6 +18,7 @@ from types import TracebackType
 from werkzeug.exceptions import HTTPException
 
 from . import typing as ft
+from .core import Steps, call, run_sync
 from .globals import _cv_app, _cv_request
 from .signals import appcontext_popped, appcontext_pushed
 
@@ -136,6 +137,29 @@ def has_app_context() -> bool:
     return _cv_app.get(None) is not None
 
 
+def _reset_latest(var: contextvars.ContextVar[t.Any], tokens: list[t.Any]) -> t.Any:
+    """Undo the latest push of a context made in the current
+    :class:`contextvars.Context`, and return what was stored with its token.
+
+    The same context object can be pushed in two at once — the test client
+    re-pushes a preserved request context in the test's thread while the
+    request's streamed body pushes it again where it runs over ASGI — so
+    the latest token is not always this one's.
+    """
+    for i in range(len(tokens) - 1, -1, -1):
+        entry = tokens[i]
+        token = entry[0] if entry.__class__ is tuple else entry
+        try:
+            var.reset(token)
+        except ValueError:
+            if token.var is var and i:
+                continue
+            raise
+        del tokens[i]
+        return entry[1] if entry.__class__ is tuple else None
+    raise IndexError("pop from empty list")
+
+
 class AppContext:
     """The application context: binds ``current_app`` and ``g``.
 
@@ -170,20 +194,27 @@ class AppContext:
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:  # type: ignore[assignment]
         """Unbind, running the app-context teardown functions on the last pop."""
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
+        run_sync(self._pop_steps(exc), self.app.ensure_sync)
+
+    def _pop_steps(self, exc: BaseException | None) -> Steps[None]:
+        app = self.app
         try:
             if len(self._cv_tokens) == 1:
-                if exc is _sentinel:
-                    exc = sys.exc_info()[1]
-                self.app.do_teardown_appcontext(exc)
+                if "do_teardown_appcontext" in app._overrides:
+                    yield call(app.do_teardown_appcontext, exc)
+                else:
+                    yield from app._teardown_appcontext(exc)
         finally:
             ctx = _cv_app.get()
-            _cv_app.reset(self._cv_tokens.pop())
+            _reset_latest(_cv_app, self._cv_tokens)
         if ctx is not self:
             raise AssertionError(
                 f"Popped wrong app context. ({ctx!r} instead of {self!r})"
             )
         if appcontext_popped.receivers:
-            appcontext_popped.send(self.app, _async_wrapper=self.app.ensure_sync)
+            yield call(appcontext_popped.send, app, _async_wrapper=app.ensure_sync)
 
     def __enter__(self) -> AppContext:
         self.push()
@@ -330,23 +361,32 @@ class RequestContext:
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:  # type: ignore[assignment]
         """Unbind; on the last pop run teardown functions and close the request."""
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
+        run_sync(self._pop_steps(exc), self.app.ensure_sync)
+
+    def _pop_steps(self, exc: BaseException | None) -> Steps[None]:
+        app = self.app
         clear_request = len(self._cv_tokens) == 1
         try:
             if clear_request:
-                if exc is _sentinel:
-                    exc = sys.exc_info()[1]
-                self.app.do_teardown_request(exc)
+                if "do_teardown_request" in app._overrides:
+                    yield call(app.do_teardown_request, exc)
+                else:
+                    yield from app._teardown_request(exc)
                 request = self.__dict__.get("request")
                 if request is not None:
                     request.close()
         finally:
             ctx = _cv_request.get()
-            token, app_ctx = self._cv_tokens.pop()
-            _cv_request.reset(token)
+            app_ctx = _reset_latest(_cv_request, self._cv_tokens)
             if clear_request and "request" in self.__dict__:
                 self.environ["werkzeug.request"] = None
             if app_ctx is not None:
-                app_ctx.pop(exc)
+                if type(app_ctx).pop is AppContext.pop:
+                    yield from app_ctx._pop_steps(exc)
+                else:
+                    yield call(app_ctx.pop, exc)
             if ctx is not self:
                 raise AssertionError(
                     f"Popped wrong request context. ({ctx!r} instead of {self!r})"

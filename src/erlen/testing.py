@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import importlib.metadata
+import os
+import queue
+import sys
+import threading
 import typing as t
 from contextlib import ExitStack, contextmanager
 from copy import copy
 from types import TracebackType
-from urllib.parse import urlsplit
+from urllib.parse import quote_from_bytes, urlsplit
 
 import werkzeug.test
 from click.testing import CliRunner, Result
+from werkzeug.datastructures import Headers
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.test import Client
 from werkzeug.wrappers import Request as BaseRequest
+from werkzeug.wsgi import get_current_url
 
 from .cli import ScriptInfo
 from .sessions import SessionMixin
@@ -130,6 +139,24 @@ class ErlenClient(Client):
             resp.headers.getlist("Set-Cookie"),
         )
 
+    def run_wsgi_app(
+        self, environ: WSGIEnvironment, buffered: bool = False
+    ) -> tuple[t.Iterable[bytes], str, Headers]:
+        """Run the app for one request: through ``wsgi_app``, or through
+        ``asgi_app`` on a real event loop when ``ERLEN_TEST_PROTOCOL=asgi``."""
+        if (
+            os.environ.get("ERLEN_TEST_PROTOCOL") != "asgi"
+            or getattr(self.application, "asgi_app", None) is None
+        ):
+            return super().run_wsgi_app(environ, buffered)
+        self._add_cookies_to_wsgi(environ)
+        rv = run_asgi_app(self.application.asgi_app, environ, buffered)
+        url = urlsplit(get_current_url(environ))
+        self._update_cookies_from_response(
+            url.hostname or "localhost", url.path, rv[2].getlist("Set-Cookie")
+        )
+        return rv
+
     def _copy_environ(self, other: WSGIEnvironment) -> WSGIEnvironment:
         out = {**self.environ_base, **other}
         if self.preserve_context:
@@ -215,3 +242,266 @@ class ErlenCliRunner(CliRunner):
         if "obj" not in kwargs:
             kwargs["obj"] = ScriptInfo(create_app=lambda: self.app)
         return super().invoke(cli, args, **kwargs)
+
+
+# -- the test client over ASGI -------------------------------------------------
+
+#: Environ keys an ASGI scope carries; the test client passes the others (test
+#: streams, ``werkzeug.debug.preserve_context``, ...) as a scope extension.
+_SCOPE_KEYS = frozenset(
+    (
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+        "REMOTE_ADDR",
+        "REMOTE_PORT",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "wsgi.version",
+        "wsgi.url_scheme",
+        "wsgi.input",
+        "wsgi.input_terminated",
+    )
+)
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+
+
+def scope_from_environ(environ: WSGIEnvironment) -> dict[str, t.Any]:
+    """The ASGI HTTP scope an ASGI server would give for a WSGI environ."""
+    headers = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:]
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if not value:
+                continue
+            name = key
+        else:
+            continue
+        headers.append(
+            (name.replace("_", "-").lower().encode("latin-1"), value.encode("latin-1"))
+        )
+    path_bytes = environ.get("PATH_INFO", "").encode("latin-1")
+    root = environ.get("SCRIPT_NAME", "").encode("latin-1").decode("utf-8", "replace")
+    path = path_bytes.decode("utf-8", "replace")
+    port = environ.get("SERVER_PORT") or "80"
+    protocol = environ.get("SERVER_PROTOCOL", "HTTP/1.1")
+    scope: dict[str, t.Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": protocol.partition("/")[2] or "1.1",
+        "method": environ["REQUEST_METHOD"],
+        "scheme": environ.get("wsgi.url_scheme", "http"),
+        "path": root + path,
+        "raw_path": quote_from_bytes(path_bytes, _PATH_SAFE).encode("ascii"),
+        "root_path": root,
+        "query_string": environ.get("QUERY_STRING", "").encode("latin-1"),
+        "headers": headers,
+        "server": (environ.get("SERVER_NAME", "localhost"), int(port)),
+        "client": (
+            environ.get("REMOTE_ADDR", "127.0.0.1"),
+            int(environ.get("REMOTE_PORT") or 0),
+        ),
+        "extensions": {
+            "erlen.environ": {
+                key: value
+                for key, value in environ.items()
+                if key not in _SCOPE_KEYS and not key.startswith("HTTP_")
+            }
+        },
+    }
+    return scope
+
+
+class _Portal:
+    """An event loop running in a daemon thread, for synchronous callers."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.tasks: set[asyncio.Task[t.Any]] = set()
+        thread = threading.Thread(
+            target=self.loop.run_forever, name="erlen-test-loop", daemon=True
+        )
+        thread.start()
+
+    def start(
+        self, coro: t.Coroutine[t.Any, t.Any, t.Any], context: contextvars.Context
+    ) -> None:
+        """Run ``coro`` as a task in ``context``."""
+
+        def create() -> None:
+            if sys.version_info >= (3, 11):
+                task = self.loop.create_task(coro, context=context)
+            else:  # Python 3.10: the task runs in a copy of the context.
+                task = context.run(self.loop.create_task, coro)
+            # The loop keeps tasks weakly: hold each until it ends.
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+        self.loop.call_soon_threadsafe(create)
+
+
+_portal: _Portal | None = None
+_portal_lock = threading.Lock()
+
+
+def _get_portal() -> _Portal:
+    global _portal
+    with _portal_lock:
+        if _portal is None:
+            _portal = _Portal()
+        return _portal
+
+
+_FINISHED = object()
+#: How long the client waits for the app's next message before failing.
+ASGI_TIMEOUT = 60.0
+
+
+class _ASGIExchange:
+    """One request to an ASGI app: the body sent as ``http.request``
+    messages, what the app sends handed to the caller's thread one message at
+    a time (the app waits until the caller takes each body chunk), and a
+    disconnect once the caller closes the body."""
+
+    def __init__(self, body: t.IO[bytes] | None, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.body = body
+        self.body_sent = body is None
+        # The client keeps its request body (a 307 redirect sends it again).
+        self.body_start = body.tell() if body is not None and body.seekable() else None
+        self.outbox: queue.SimpleQueue[t.Any] = queue.SimpleQueue()
+        self.disconnected = asyncio.Event()
+        self.closed = False
+        self.taken: asyncio.Future[t.Any] | None = None
+
+    async def receive(self) -> dict[str, t.Any]:
+        if not self.body_sent:
+            # Read as the app asks for it: a body it never receives stays unread.
+            chunk = self.body.read(65536)  # type: ignore[union-attr]
+            more = len(chunk) == 65536
+            self.body_sent = not more
+            if not more and self.body_start is not None:
+                self.body.seek(self.body_start)  # type: ignore[union-attr]
+            return {"type": "http.request", "body": chunk, "more_body": more}
+        await self.disconnected.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, t.Any]) -> None:
+        if self.closed:
+            raise OSError("The test client closed the response.")
+        if message["type"] == "http.response.body" and message.get("more_body"):
+            taken = self.loop.create_future()
+            self.outbox.put((message, taken))
+            await taken
+        else:
+            self.outbox.put((message, None))
+
+    async def run(self, app: t.Any, scope: dict[str, t.Any]) -> None:
+        try:
+            await app(scope, self.receive, self.send)
+        except BaseException as e:
+            self.outbox.put((e, None))
+        else:
+            self.outbox.put((_FINISHED, None))
+
+    def take(self) -> t.Any:
+        """The app's next message (raising what the app raised)."""
+        # The app may produce its next chunk only once this one is asked for.
+        if self.taken is not None:
+            self.loop.call_soon_threadsafe(_resolve, self.taken)
+        try:
+            item, self.taken = self.outbox.get(timeout=ASGI_TIMEOUT)
+        except queue.Empty:
+            raise TimeoutError("The ASGI app sent nothing for too long.") from None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.loop.call_soon_threadsafe(self.disconnected.set)
+            if self.taken is not None:
+                self.loop.call_soon_threadsafe(_resolve, self.taken)
+
+
+def _resolve(future: asyncio.Future[t.Any]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class _ASGIBody:
+    """The response body as the app sends it, chunk by chunk."""
+
+    def __init__(self, exchange: _ASGIExchange, first: bytes, more: bool) -> None:
+        self.exchange = exchange
+        self.pending = first
+        self.more = more
+
+    def __iter__(self) -> _ASGIBody:
+        return self
+
+    def __next__(self) -> bytes:
+        while True:
+            if self.pending:
+                chunk, self.pending = self.pending, b""
+                return chunk
+            if not self.more:
+                self.close()
+                raise StopIteration
+            message = self.exchange.take()
+            if message is _FINISHED:
+                self.more = False
+                continue
+            self.pending = message.get("body", b"")
+            self.more = message.get("more_body", False)
+
+    def close(self) -> None:
+        self.exchange.close()
+
+    def __del__(self) -> None:
+        # A response dropped unread: the app sees the client go away.
+        self.exchange.close()
+
+
+def run_asgi_app(
+    app: t.Any, environ: WSGIEnvironment, buffered: bool = False
+) -> tuple[t.Iterable[bytes], str, Headers]:
+    """Send one request, described by a WSGI environ, to an ASGI app on a
+    real event loop; return ``(body, status, headers)`` like Werkzeug's
+    ``run_wsgi_app``. Context variables of the caller are seen by the app,
+    as a WSGI app called in this thread would see them."""
+    portal = _get_portal()
+    exchange = _ASGIExchange(environ.get("wsgi.input"), portal.loop)
+    portal.start(
+        exchange.run(app, scope_from_environ(environ)), contextvars.copy_context()
+    )
+    message = exchange.take()
+    while message is not _FINISHED and message["type"] != "http.response.start":
+        message = exchange.take()
+    if message is _FINISHED:
+        raise RuntimeError("The ASGI app finished without sending a response.")
+    code = message["status"]
+    status = f"{code} {HTTP_STATUS_CODES.get(code, 'UNKNOWN').upper()}"
+    headers = Headers(
+        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message["headers"]]
+    )
+    first = exchange.take()
+    if first is _FINISHED:
+        response_body = _ASGIBody(exchange, b"", False)
+    else:
+        response_body = _ASGIBody(
+            exchange, first.get("body", b""), first.get("more_body", False)
+        )
+    if buffered:
+        try:
+            data = b"".join(response_body)
+        finally:
+            response_body.close()
+        return [data], status, headers
+    return response_body, status, headers

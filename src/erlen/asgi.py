@@ -1,0 +1,756 @@
+"""The ASGI adapter: the same application, served natively by an ASGI server.
+
+:func:`serve` is ``app.asgi_app``. An HTTP request runs top to bottom in
+:func:`_http`, as :meth:`erlen.Erlen.wsgi_app` runs it over WSGI:
+
+1. Receive the whole body before the view runs (spooled to a temporary file
+   past :data:`SPOOL_SIZE`; ``MAX_CONTENT_LENGTH`` enforced while receiving),
+   so that ``request.form``, ``get_data()`` and ``get_json()`` stay
+   synchronous in every view.
+2. Build the request's WSGI-style environ from the scope: Werkzeug's
+   ``Request`` and Flask extensions read ``request.environ``, so it is the
+   request description both adapters hand to the core.
+3. Drive the core's steps (:meth:`erlen.Erlen._handle`): ``async def``
+   views, hooks, handlers and teardown functions are awaited here on the
+   server's event loop; every other step runs in a worker thread reserved for
+   the request (its *lane*), so blocking code never blocks the loop, and all
+   the synchronous code of one request — a ``sqlite3`` connection kept on
+   ``g`` included — runs in that one thread.
+4. Send the neutral response; a streamed body is iterated in the lane (or on
+   the loop, for an async iterable) and closed when the client goes away.
+
+The request's context variables live in one :class:`contextvars.Context`
+that every step runs in, on the loop or in the lane, so contexts pushed by
+one step are seen by the next whichever side runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import queue
+import sys
+import tempfile
+import threading
+import typing as t
+from collections import deque
+from inspect import iscoroutinefunction
+from io import BytesIO
+from urllib.parse import unquote_to_bytes
+
+from .core import RawResponse, RawStream, Steps, invoke
+from .wrappers import _EncodedStream
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+    from .app import Erlen
+
+T = t.TypeVar("T")
+
+ASGIScope = t.MutableMapping[str, t.Any]
+ASGIMessage = t.MutableMapping[str, t.Any]
+ASGIReceive = t.Callable[[], t.Awaitable[ASGIMessage]]
+ASGISend = t.Callable[[ASGIMessage], t.Awaitable[None]]
+
+#: Request bodies larger than this many bytes are spooled to a temporary file.
+SPOOL_SIZE = 1024 * 1024
+#: The default size of an app's worker-thread pool (``ASGI_THREADS``).
+DEFAULT_THREADS = 40
+
+
+async def serve(
+    app: Erlen, scope: ASGIScope, receive: ASGIReceive, send: ASGISend
+) -> None:
+    """Serve one ASGI connection (``app.asgi_app``)."""
+    kind = scope["type"]
+    if kind == "http":
+        await _http(app, scope, receive, send)
+    elif kind == "lifespan":
+        await _lifespan(app, receive, send)
+    elif kind == "websocket":
+        # Websocket routes come later; refuse the handshake (servers send 403).
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.close", "code": 1000})
+    else:
+        raise RuntimeError(f"erlen does not handle ASGI {kind!r} connections.")
+
+
+async def _http(
+    app: Erlen, scope: ASGIScope, receive: ASGIReceive, send: ASGISend
+) -> None:
+    """One HTTP request, top to bottom."""
+    body = await _receive_body(app, scope, receive)
+    if body is None:
+        return  # The client went away before the request was complete.
+    environ = environ_from_scope(scope, *body)
+    lane = Lane(app)
+    try:
+        if "wsgi_app" in app.__dict__:
+            # WSGI middleware replaced wsgi_app: run it, so it behaves the same.
+            await _serve_wsgi(app.wsgi_app, environ, send, receive, lane)
+            return
+        ctx = app.request_context(environ)
+        response = await drive(app._handle(ctx), lane, app)
+        await _send_response(response, environ, send, receive, lane)
+    finally:
+        lane.release()
+
+
+# -- the body and the environ ------------------------------------------------
+
+
+async def _receive_body(
+    app: Erlen, scope: ASGIScope, receive: ASGIReceive
+) -> tuple[t.IO[bytes], int | None] | None:
+    """Receive the request body, or ``None`` if the client disconnected.
+
+    A declared ``Content-Length`` over ``MAX_CONTENT_LENGTH`` is not read at
+    all, and a body of unknown length stops being read one byte past it:
+    reading either in the view is then a 413, as over WSGI.
+    """
+    limit: int | None = app.config["MAX_CONTENT_LENGTH"]
+    length: int | None = None
+    for name, value in scope["headers"]:
+        if name == b"content-length" or name.lower() == b"content-length":
+            try:
+                length = int(value)
+            except ValueError:
+                length = None
+            break
+    if length is not None and limit is not None and length > limit:
+        return BytesIO(), length
+    stop = limit + 1 if limit is not None and length is None else None
+    buffer: t.IO[bytes] = BytesIO()
+    size = 0
+    spooled = False
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if not spooled and size > SPOOL_SIZE:
+                # Not a with block: the file is the request body, closed with it.
+                spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE)  # noqa: SIM115
+                spool.write(buffer.getvalue())  # type: ignore[attr-defined]
+                buffer = t.cast(t.IO[bytes], spool)
+                spooled = True
+            buffer.write(chunk)
+            if stop is not None and size >= stop:
+                break
+        if not message.get("more_body", False):
+            break
+    buffer.seek(0)
+    return buffer, length
+
+
+_SPECIAL_HEADERS = {"CONTENT_TYPE", "CONTENT_LENGTH"}
+
+
+def environ_from_scope(
+    scope: ASGIScope, body: t.IO[bytes], length: int | None = None
+) -> WSGIEnvironment:
+    """The WSGI environ a WSGI server would give for this HTTP scope."""
+    root_path: str = scope.get("root_path", "")
+    path: str = scope["path"]
+    raw_path: bytes | None = scope.get("raw_path")
+    if root_path:
+        if path.startswith(root_path):
+            path = path[len(root_path) :]
+        path_info = path.encode("utf-8").decode("latin-1")
+    elif raw_path is not None:
+        path_info = unquote_to_bytes(raw_path.partition(b"?")[0]).decode("latin-1")
+    else:
+        path_info = path.encode("utf-8").decode("latin-1")
+    server = scope.get("server") or ("localhost", 80)
+    client = scope.get("client")
+    environ: dict[str, t.Any] = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": root_path.encode("utf-8").decode("latin-1"),
+        "PATH_INFO": path_info,
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": str(server[0]),
+        "SERVER_PORT": str(server[1]) if server[1] is not None else "",
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": body,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "asgi.scope": scope,
+    }
+    if client:
+        environ["REMOTE_ADDR"] = str(client[0])
+        environ["REMOTE_PORT"] = str(client[1])
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").upper().replace("-", "_")
+        value = raw_value.decode("latin-1")
+        if name not in _SPECIAL_HEADERS:
+            name = f"HTTP_{name}"
+        if name in environ:
+            # Repeated headers are joined, as WSGI servers do; HTTP/2 sends
+            # each cookie as a header of its own.
+            sep = "; " if name == "HTTP_COOKIE" else ","
+            value = f"{environ[name]}{sep}{value}"
+        environ[name] = value
+    if length is None:
+        environ["wsgi.input_terminated"] = True
+    extra = scope.get("extensions", {}).get("erlen.environ")
+    if extra:
+        environ.update(extra)
+    return environ
+
+
+# -- driving the core --------------------------------------------------------
+
+_ASYNC = object()
+
+
+async def drive(steps: Steps[T], lane: Lane, app: Erlen) -> T:
+    """Drive the core's steps for one request, in the lane's context:
+    ``async def`` steps awaited here, the rest run in the lane's thread."""
+    run = lane.context.run
+    native = "ensure_sync" not in app._overrides
+    value: t.Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            if error is None:
+                step = run(steps.send, value)
+            else:
+                exc, error = error, None
+                step = run(steps.throw, exc)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        func, args, kwargs, is_async, handling = step
+        if is_async and native:
+            try:
+                value = await InContext(lane.context, func(*args, **kwargs), handling)
+            except BaseException as e:
+                error = e
+                value = None
+            continue
+        # Run this step, and the synchronous steps after it, in the lane.
+        outcome = await lane.run(_advance, steps, step, app, native)
+        if outcome[0] is not _ASYNC:
+            return outcome[1]  # type: ignore[no-any-return]
+        func, args, kwargs, is_async, handling = outcome[1]
+        try:
+            value = await InContext(lane.context, func(*args, **kwargs), handling)
+        except BaseException as e:
+            error = e
+            value = None
+
+
+def _advance(
+    steps: Steps[t.Any], step: t.Any, app: Erlen, native: bool
+) -> tuple[object, t.Any]:
+    """In the lane: make ``step``'s call and go on with the following steps
+    until one is a coroutine function, or the steps end."""
+    while True:
+        func, args, kwargs, is_async, handling = step
+        if is_async:
+            if native:
+                return _ASYNC, step
+            func = app.ensure_sync(func)
+        error: BaseException | None = None
+        try:
+            value = invoke(func, args, kwargs, handling)
+        except BaseException as e:
+            error = e
+            value = None
+        try:
+            step = steps.send(value) if error is None else steps.throw(error)
+        except StopIteration as stop:
+            return None, stop.value
+
+
+class InContext:
+    """Await a coroutine with every step of it run in ``context``, so it sees
+    (and sets) the request's context variables; ``handling`` is an exception
+    that ``sys.exc_info()`` shows inside it, as for an error handler."""
+
+    __slots__ = ("context", "coro", "handling")
+
+    def __init__(
+        self,
+        context: contextvars.Context,
+        coro: t.Coroutine[t.Any, t.Any, T],
+        handling: BaseException | None = None,
+    ) -> None:
+        self.context = context
+        self.coro = coro
+        self.handling = handling
+
+    def __await__(self) -> t.Generator[t.Any, t.Any, t.Any]:
+        run = self.context.run
+        coro = self.coro
+        value: t.Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                if self.handling is not None:
+                    yielded = run(_send_handling, coro, value, error, self.handling)
+                elif error is None:
+                    yielded = run(coro.send, value)
+                else:
+                    yielded = run(coro.throw, error)
+            except StopIteration as stop:
+                return stop.value
+            try:
+                value = yield yielded
+                error = None
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as e:
+                value = None
+                error = e
+
+
+def _send_handling(
+    coro: t.Coroutine[t.Any, t.Any, t.Any],
+    value: t.Any,
+    error: BaseException | None,
+    handling: BaseException,
+) -> t.Any:
+    tb = handling.__traceback__
+    try:
+        raise handling
+    except BaseException:
+        handling.__traceback__ = tb
+        if error is None:
+            return coro.send(value)
+        return coro.throw(error)
+
+
+# -- worker threads ----------------------------------------------------------
+
+_thread_state = threading.local()
+
+
+def loop_of_worker_thread() -> asyncio.AbstractEventLoop | None:
+    """The event loop of the ASGI request this worker thread runs code for,
+    or ``None`` outside erlen's worker threads."""
+    return getattr(_thread_state, "loop", None)
+
+
+def run_on_loop(
+    func: t.Callable[..., t.Coroutine[t.Any, t.Any, T]],
+    loop: asyncio.AbstractEventLoop,
+) -> t.Callable[..., T]:
+    """``func`` made synchronous for a worker thread: each call runs the
+    coroutine on the server's ``loop`` (in a copy of the caller's context
+    variables) and waits for it."""
+
+    def wrapper(*args: t.Any, **kwargs: t.Any) -> T:
+        context = contextvars.copy_context()
+        coro = func(*args, **kwargs)
+        future = asyncio.run_coroutine_threadsafe(_awaited(context, coro), loop)
+        return future.result()
+
+    wrapper.__wrapped__ = func  # type: ignore[attr-defined]
+    return wrapper
+
+
+async def _awaited(
+    context: contextvars.Context, coro: t.Coroutine[t.Any, t.Any, T]
+) -> T:
+    return await InContext(context, coro)  # type: ignore[no-any-return]
+
+
+_Job = tuple[
+    contextvars.Context,
+    t.Callable[..., t.Any],
+    tuple[t.Any, ...],
+    "asyncio.Future[t.Any]",
+    asyncio.AbstractEventLoop,
+]
+
+
+class _Worker(threading.Thread):
+    """A worker thread: runs jobs, one at a time, from its own queue."""
+
+    def __init__(self, pool: WorkerPool) -> None:
+        super().__init__(name=f"erlen-worker-{pool.started}", daemon=True)
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+
+    def run(self) -> None:
+        state = _thread_state
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            context, func, args, future, loop = job
+            state.loop = loop
+            try:
+                result = context.run(func, *args)
+            except BaseException as e:
+                loop.call_soon_threadsafe(_set_exception, future, e)
+            else:
+                loop.call_soon_threadsafe(_set_result, future, result)
+            finally:
+                state.loop = None
+            del job, context, func, args, future
+
+
+def _set_result(future: asyncio.Future[t.Any], result: t.Any) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _set_exception(future: asyncio.Future[t.Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
+
+
+class WorkerPool:
+    """A bounded set of worker threads, lent to requests one at a time.
+
+    At most ``size`` threads are started; a request that needs one while all
+    are lent waits (on its event loop, holding no thread) for one to return.
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("ASGI_THREADS must be at least 1.")
+        self.size = size
+        self.started = 0
+        self._idle: list[_Worker] = []
+        self._waiters: deque[
+            tuple[asyncio.Future[_Worker], asyncio.AbstractEventLoop]
+        ] = deque()
+        self._lock = threading.Lock()
+
+    async def acquire(self) -> _Worker:
+        """A worker for the calling request."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            if self.started < self.size:
+                self.started += 1
+                worker = _Worker(self)
+                worker.start()
+                return worker
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[_Worker] = loop.create_future()
+            self._waiters.append((future, loop))
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release(future.result())
+            raise
+
+    def release(self, worker: _Worker) -> None:
+        """Give ``worker`` back: to the next waiting request, else idle."""
+        with self._lock:
+            while self._waiters:
+                future, loop = self._waiters.popleft()
+                if not future.done():
+                    loop.call_soon_threadsafe(self._hand_over, future, worker)
+                    return
+            self._idle.append(worker)
+
+    def _hand_over(self, future: asyncio.Future[_Worker], worker: _Worker) -> None:
+        if future.done():
+            self.release(worker)
+        else:
+            future.set_result(worker)
+
+
+class Lane:
+    """One request's context variables and, once it first needs one, its
+    worker thread: every synchronous step of the request runs there."""
+
+    __slots__ = ("app", "context", "worker")
+
+    def __init__(self, app: Erlen) -> None:
+        self.app = app
+        self.context = contextvars.copy_context()
+        self.worker: _Worker | None = None
+
+    async def run(self, func: t.Callable[..., T], *args: t.Any) -> T:
+        """Call ``func(*args)`` in the lane's thread and context."""
+        worker = self.worker
+        if worker is None:
+            worker = self.worker = await _pool(self.app).acquire()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        worker.jobs.put((self.context, func, args, future, loop))
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # The thread can't be stopped: let the call finish before the
+            # request's generator or context is touched again.
+            while not future.done():
+                try:
+                    await asyncio.shield(future)
+                except asyncio.CancelledError:
+                    continue
+                except BaseException:
+                    break
+            raise
+
+    def release(self) -> None:
+        """Give the worker thread back to the pool."""
+        worker = self.worker
+        if worker is not None:
+            self.worker = None
+            _pool(self.app).release(worker)
+
+
+def _pool(app: Erlen) -> WorkerPool:
+    pool: WorkerPool | None = app.__dict__.get("_worker_pool")
+    if pool is None:
+        size = app.config.get("ASGI_THREADS") or DEFAULT_THREADS
+        pool = app.__dict__["_worker_pool"] = WorkerPool(int(size))
+    return pool
+
+
+# -- sending the response ----------------------------------------------------
+
+
+def _start_message(status: str, headers: t.Iterable[tuple[str, str]]) -> ASGIMessage:
+    return {
+        "type": "http.response.start",
+        "status": int(status[:3]),
+        "headers": [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers
+        ],
+    }
+
+
+async def _send_response(
+    response: t.Any,
+    environ: WSGIEnvironment,
+    send: ASGISend,
+    receive: ASGIReceive,
+    lane: Lane,
+) -> None:
+    """Send the core's response: the same status, headers and bytes the WSGI
+    adapter would give the server."""
+    cls = response.__class__
+    if cls is RawResponse:
+        await send(_start_message(response.status, response.headers))
+        body = b"" if environ["REQUEST_METHOD"] == "HEAD" else response.body
+        await send({"type": "http.response.body", "body": body})
+        return
+    if cls is RawStream:
+        await send(_start_message(response.status, response.headers))
+        if environ["REQUEST_METHOD"] == "HEAD":
+            await lane.run(response.gen.close)
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await _send_iterable(_EncodedStream(response.gen), send, receive, lane)
+        return
+    source = getattr(response, "response", None)
+    if hasattr(source, "__aiter__"):
+        await _send_async_iterable(response, environ, send, receive, lane)
+        return
+    await _serve_wsgi(response, environ, send, receive, lane, inline=True)
+
+
+async def _serve_wsgi(
+    wsgi_app: t.Callable[..., t.Iterable[bytes]],
+    environ: WSGIEnvironment,
+    send: ASGISend,
+    receive: ASGIReceive,
+    lane: Lane,
+    inline: bool = False,
+) -> None:
+    """Call a WSGI application (a response object, or middleware around
+    ``wsgi_app``) and send what it starts and returns."""
+    started: list[t.Any] = []
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: t.Any = None
+    ) -> t.Callable[[bytes], object]:
+        if exc_info is not None and started:
+            raise exc_info[1].with_traceback(exc_info[2])
+        started[:] = [status, headers]
+        return _no_write
+
+    if inline:
+        # A response object's __call__ only computes headers: no I/O.
+        body = lane.context.run(wsgi_app, environ, start_response)
+        if (
+            body.__class__ is not list
+            and getattr(wsgi_app, "is_sequence", False)
+            and not getattr(wsgi_app, "_on_close", True)
+            and not getattr(wsgi_app, "direct_passthrough", True)
+        ):
+            # A buffered body behind Werkzeug's iterator: nothing to wait for.
+            chunks = list(body)
+            body.close()  # type: ignore[attr-defined]
+            body = chunks
+    else:
+        body = await lane.run(wsgi_app, environ, start_response)
+    if body.__class__ is list:
+        if not started:
+            raise RuntimeError("The WSGI application did not call start_response.")
+        await send(_start_message(*started))
+        await send({"type": "http.response.body", "body": b"".join(body)})
+        return
+    await _send_iterable(body, send, receive, lane, started)
+
+
+def _no_write(data: bytes) -> object:
+    raise RuntimeError("erlen's ASGI adapter does not support WSGI write().")
+
+
+def _next_chunk(iterator: t.Iterator[bytes]) -> bytes | None:
+    for chunk in iterator:
+        if chunk:
+            return chunk
+    return None
+
+
+async def _send_iterable(
+    body: t.Iterable[bytes],
+    send: ASGISend,
+    receive: ASGIReceive,
+    lane: Lane,
+    started: list[t.Any] | None = None,
+) -> None:
+    """Send a body iterated in the lane, chunk by chunk, stopping (and
+    closing it) when the client disconnects."""
+    iterator = iter(body)
+    watcher: asyncio.Task[t.Any] | None = None
+    try:
+        chunk = await lane.run(_next_chunk, iterator)
+        if started is not None:
+            if not started:
+                raise RuntimeError("The WSGI application did not call start_response.")
+            await send(_start_message(*started))
+        watcher = asyncio.ensure_future(_wait_disconnect(receive))
+        try:
+            while chunk is not None:
+                if watcher.done():
+                    return
+                await send(
+                    {"type": "http.response.body", "body": chunk, "more_body": True}
+                )
+                chunk = await lane.run(_next_chunk, iterator)
+            await send({"type": "http.response.body", "body": b""})
+        except OSError:
+            return  # The client went away; the body is closed below.
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+        close = getattr(body, "close", None)
+        if close is not None:
+            await lane.run(close)
+
+
+async def _wait_disconnect(receive: ASGIReceive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _send_async_iterable(
+    response: t.Any,
+    environ: WSGIEnvironment,
+    send: ASGISend,
+    receive: ASGIReceive,
+    lane: Lane,
+) -> None:
+    """Send a response whose body is an async iterable, iterated on the loop
+    in the request's context, and closed when the client disconnects."""
+    source = response.response
+    headers = response.get_wsgi_headers(environ)
+    await send(_start_message(response.status, headers.to_wsgi_list()))
+    iterator = source.__aiter__()
+    watcher = asyncio.ensure_future(_wait_disconnect(receive))
+    try:
+        if environ["REQUEST_METHOD"] != "HEAD":
+            while True:
+                step = asyncio.ensure_future(
+                    _awaited(lane.context, iterator.__anext__())
+                )
+                done, _ = await asyncio.wait(
+                    (step, watcher), return_when=asyncio.FIRST_COMPLETED
+                )
+                if step not in done:
+                    step.cancel()
+                    return
+                try:
+                    chunk = step.result()
+                except StopAsyncIteration:
+                    break
+                if isinstance(chunk, str):
+                    chunk = chunk.encode(
+                        response.charset if hasattr(response, "charset") else "utf-8"
+                    )
+                if chunk:
+                    await send(
+                        {"type": "http.response.body", "body": chunk, "more_body": True}
+                    )
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        watcher.cancel()
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await _awaited(lane.context, aclose())
+        if (
+            iscoroutinefunction(getattr(source, "aclose", None))
+            and source is not iterator
+        ):
+            await _awaited(lane.context, source.aclose())
+
+
+# -- lifespan ----------------------------------------------------------------
+
+
+async def _lifespan(app: Erlen, receive: ASGIReceive, send: ASGISend) -> None:
+    """Run ``before_serving`` functions at startup and ``after_serving``
+    functions at shutdown, each in an app context; a failing startup is
+    reported to the server, which then refuses to start."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                await _run_serving_funcs(app, app.before_serving_funcs)
+            except BaseException as e:
+                app.logger.exception("Startup failed")
+                await send({"type": "lifespan.startup.failed", "message": repr(e)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            try:
+                await _run_serving_funcs(app, app.after_serving_funcs)
+            except BaseException as e:
+                app.logger.exception("Shutdown failed")
+                await send({"type": "lifespan.shutdown.failed", "message": repr(e)})
+                return
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _run_serving_funcs(
+    app: Erlen, funcs: t.Sequence[t.Callable[[], t.Any]]
+) -> None:
+    if not funcs:
+        return
+    lane = Lane(app)
+    ctx = app.app_context()
+    try:
+        lane.context.run(ctx.push)
+        try:
+            for func in funcs:
+                if iscoroutinefunction(func):
+                    await InContext(lane.context, func())
+                else:
+                    await lane.run(func)
+        finally:
+            await lane.run(ctx.pop, None)
+    finally:
+        lane.release()
