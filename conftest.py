@@ -11,10 +11,9 @@ under one protocol says why in its marker:
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
+from erlen.testing import client_protocol
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -25,13 +24,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def current_protocol() -> str:
-    """The protocol test clients use in this run: ``wsgi`` or ``asgi``."""
-    return "asgi" if os.environ.get("ERLEN_TEST_PROTOCOL") == "asgi" else "wsgi"
-
-
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    protocol = current_protocol()
+    protocol = client_protocol()
     other = "asgi" if protocol == "wsgi" else "wsgi"
     marker = item.get_closest_marker(f"{other}_only")
     if marker is not None:

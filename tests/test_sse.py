@@ -22,6 +22,7 @@ from erlen import Erlen, request, stream_with_context
 from erlen.broadcast import Broadcast
 from erlen.json.provider import DefaultJSONProvider
 from erlen.sse import Event, last_event_id, sse_response
+from erlen.testing import client_protocol
 from erlen.wrappers import Response
 
 PING = b": ping\n\n"
@@ -158,12 +159,16 @@ def test_headers() -> None:
 
     response = app.test_client().get("/events")
     assert response.status_code == 201
-    assert response.headers.to_wsgi_list() == [
+    expected = [
         ("Content-Type", "text/event-stream; charset=utf-8"),
         ("Cache-Control", "no-cache"),
         ("X-Accel-Buffering", "no"),
         ("X-Extra", "1"),
     ]
+    if client_protocol() == "asgi":
+        # ASGI sends header names in lower case.
+        expected = [(name.lower(), value) for name, value in expected]
+    assert response.headers.to_wsgi_list() == expected
     assert response.is_streamed
     # A first chunk at once (the headers go out with it), then the events.
     assert response.data == PING + b"data: one\n\n"
@@ -256,6 +261,7 @@ def test_none_items_do_not_delay_the_keep_alive() -> None:
         assert 3 <= len(chunks) - 1 <= 6, chunks
 
 
+@pytest.mark.wsgi_only("over ASGI a sync source runs in the request's worker thread")
 def test_without_keep_alive_the_source_runs_in_the_servers_thread() -> None:
     app = make_app()
     threads: list[threading.Thread] = []
@@ -556,6 +562,7 @@ def test_real_server_keep_alives_notice_a_silent_streams_client_leaving() -> Non
         assert source_closed.wait(5)
 
 
+@pytest.mark.wsgi_only("the error a WSGI server gives for an async source")
 def test_async_source_under_wsgi_is_a_clear_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

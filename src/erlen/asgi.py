@@ -637,6 +637,8 @@ async def _send_iterable(
                 await send(
                     {"type": "http.response.body", "body": chunk, "more_body": True}
                 )
+                if watcher.done():
+                    return
                 chunk = await lane.run(_next_chunk, iterator)
             await send({"type": "http.response.body", "body": b""})
         except OSError:

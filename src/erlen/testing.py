@@ -93,6 +93,12 @@ def _get_werkzeug_version() -> str:
     return _werkzeug_version
 
 
+def client_protocol() -> str:
+    """The protocol test clients use: ``"asgi"`` when the environment
+    variable ``ERLEN_TEST_PROTOCOL`` is ``asgi``, else ``"wsgi"``."""
+    return "asgi" if os.environ.get("ERLEN_TEST_PROTOCOL") == "asgi" else "wsgi"
+
+
 class ErlenClient(Client):
     """The test client: Werkzeug's, plus app-aware environ building,
     ``session_transaction`` and ``with client:`` keeping the last request's
@@ -145,7 +151,7 @@ class ErlenClient(Client):
         """Run the app for one request: through ``wsgi_app``, or through
         ``asgi_app`` on a real event loop when ``ERLEN_TEST_PROTOCOL=asgi``."""
         if (
-            os.environ.get("ERLEN_TEST_PROTOCOL") != "asgi"
+            client_protocol() != "asgi"
             or getattr(self.application, "asgi_app", None) is None
         ):
             return super().run_wsgi_app(environ, buffered)
@@ -360,6 +366,8 @@ def _get_portal() -> _Portal:
 _FINISHED = object()
 #: How long the client waits for the app's next message before failing.
 ASGI_TIMEOUT = 60.0
+#: How long closing a response waits for the app to notice and finish.
+ASGI_CLOSE_WAIT = 10.0
 
 
 class _ASGIExchange:
@@ -378,6 +386,7 @@ class _ASGIExchange:
         self.disconnected = asyncio.Event()
         self.closed = False
         self.taken: asyncio.Future[t.Any] | None = None
+        self.finished = threading.Event()
 
     async def receive(self) -> dict[str, t.Any]:
         if not self.body_sent:
@@ -408,6 +417,8 @@ class _ASGIExchange:
             self.outbox.put((e, None))
         else:
             self.outbox.put((_FINISHED, None))
+        finally:
+            self.finished.set()
 
     def take(self) -> t.Any:
         """The app's next message (raising what the app raised)."""
@@ -462,7 +473,10 @@ class _ASGIBody:
             self.more = message.get("more_body", False)
 
     def close(self) -> None:
+        """Disconnect, and wait (a bounded time) for the app to finish, as
+        closing a WSGI body returns once the app has cleaned up."""
         self.exchange.close()
+        self.exchange.finished.wait(ASGI_CLOSE_WAIT)
 
     def __del__(self) -> None:
         # A response dropped unread: the app sees the client go away.
