@@ -15,6 +15,7 @@ import pytest
 
 from erlen.testing import client_protocol
 
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "wsgi_only(reason): the test only makes sense over WSGI"
