@@ -35,6 +35,7 @@ from werkzeug.sansio.response import Response as _SansIOResponse
 from .globals import _cv_app
 from .json.provider import DefaultJSONProvider
 from .json.tag import TaggedJSONSerializer
+from .wrappers import _PLAIN_HEADERS
 
 if t.TYPE_CHECKING:
     from .app import Erlen
@@ -510,15 +511,17 @@ def _add_vary_cookie(response: Response) -> None:
     """``response.vary.add("Cookie")``; without parsing a header set when the
     response has no ``Vary`` header yet."""
     headers = response.headers
-    if headers.__class__ is Headers and _plain_vary(type(response)):
-        for key, value in headers:
+    if headers.__class__ is Headers and _PLAIN_HEADERS and _plain_vary(type(response)):
+        header_list = headers._list
+        for key, value in header_list:
             if key.lower() == "vary":
                 if value == "Cookie":
                     return  # already in the set: HeaderSet.add changes nothing
                 break
         else:
-            # What HeaderSet.add's update callback does for a new header.
-            headers["Vary"] = "Cookie"
+            # What HeaderSet.add's update callback does for a new header:
+            # headers["Vary"] = "Cookie", which appends when there is none.
+            header_list.append(("Vary", "Cookie"))
             return
     response.vary.add("Cookie")
 
