@@ -292,16 +292,19 @@ class FastEnvironment(Environment):
         item, else undefined. A plain ``dict`` has no attribute by a name
         outside :data:`_DICT_ATTRIBUTES`, so for those the item is looked up
         directly."""
-        if (
+        if not (
             type(obj) is dict
             and type(attribute) is str
             and attribute not in _DICT_ATTRIBUTES
         ):
             try:
-                return obj[attribute]
-            except (TypeError, LookupError, AttributeError):
-                return self.undefined(obj=obj, name=attribute)
-        return Environment.getattr(self, obj, attribute)
+                return getattr(obj, attribute)
+            except AttributeError:
+                pass
+        try:
+            return obj[attribute]
+        except (TypeError, LookupError, AttributeError):
+            return self.undefined(obj=obj, name=attribute)
 
 
 def _lookups_are_fast(environment: Environment) -> bool:
