@@ -151,12 +151,13 @@ def _compile_rule(rule: Rule, whole: bool) -> t.Callable[..., str | None]:
     every piece of text or object is a name in its namespace."""
     defaults = rule.defaults or {}
     required = sorted(a for a in rule.arguments if a not in defaults)
-    names = frozenset(required) | frozenset(defaults)
     ns: dict[str, t.Any] = {
         "ValidationError": ValidationError,
         "Defer": _Defer,
         "methods": rule.methods,
-        "query": lambda values: _query(names, rule, values),
+        "query": _query,
+        "names": frozenset(required) | frozenset(defaults),
+        "rule": rule,
         "url": _url,
     }
     # The path: constant text and converted values, in order.
@@ -222,7 +223,7 @@ def _compile_rule(rule: Rule, whole: bool) -> t.Callable[..., str | None]:
             "            return",
         ]
     # As in Werkzeug's builder, the query string is encoded first.
-    src += ["        try:", "            q = query(values)"]
+    src += ["        try:", "            q = query(names, rule, values)"]
     src += [f"            {line}" for line in conversions]
     if whole:
         src += ["        except (ValidationError, Defer):", "            return"]
