@@ -613,6 +613,43 @@ def test_signals_get_the_rendered_template_and_context(tmp_path: t.Any) -> None:
     ]
 
 
+def test_proxies_read_like_jinja_reads_them(tmp_path: t.Any) -> None:
+    from erlen import g, request, session
+    from erlen.globals import _cv_request
+
+    source = (
+        "{{ g.user }}|{{ g.missing }}|{{ g.__class__.__name__ }}|{{ g.get('user') }}"
+        "|{{ request.path }}|{{ request.args['q'] }}|{{ request.nope is defined }}"
+        "|{{ session.get('k') }}|{{ session.__class__.__name__ }}"
+    )
+    app = _app(tmp_path)
+    stock, fast = _pair(autoescape=True)
+    proxies = {"g": g, "request": request, "session": session}
+    with app.test_request_context("/here?q=<1>"):
+        g.user = "<u>"
+        expected = _render_all(stock, source, proxies)
+        assert _render_all(fast, source, proxies) == expected
+        assert expected[0] == (
+            "ok",
+            "&lt;u&gt;||_AppCtxGlobals|&lt;u&gt;|/here|&lt;1&gt;|False|None|SecureCookieSession",
+        )
+        assert _cv_request.get().session.accessed
+    with app.test_request_context("/"):
+        # A template that does not read the session leaves it unaccessed.
+        fast.from_string("{{ g.x }}{% if false %}{{ session.k }}{% endif %}").render(
+            proxies
+        )
+        assert "_session" not in vars(_cv_request.get())
+    # Unbound proxies fail with the same error.
+    results = [
+        _outcome(lambda env=env: env.from_string("{{ g.user }}").render(g=g))
+        for env in (stock, fast)
+    ]
+    assert results[0] == results[1]
+    assert results[0][0] == "error"
+    assert "Working outside of application context" in results[0][1][1]
+
+
 # -- issue 14: where a missing template was looked for -------------------------
 
 

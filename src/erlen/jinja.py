@@ -41,6 +41,7 @@ from jinja2.nodes import Expr
 from jinja2.nodes import Template as TemplateNode
 from jinja2.runtime import Context
 from jinja2.utils import internalcode
+from werkzeug.local import LocalProxy
 
 __all__ = [
     "FastCodeGenerator",
@@ -64,6 +65,11 @@ _int_repr = int.__repr__
 #: succeeds exactly for these names (``dict`` and ``object`` cannot be
 #: patched, and a ``dict`` instance has no ``__dict__``).
 _DICT_ATTRIBUTES = frozenset(dir({}))
+
+#: Every attribute Werkzeug's ``LocalProxy`` has itself (its slots and the
+#: special methods it forwards); any other name is looked up on the proxied
+#: object through ``LocalProxy.__getattr__``.
+_PROXY_ATTRIBUTES = frozenset(dir(LocalProxy)) | frozenset(LocalProxy.__slots__)
 
 
 def _make_escape() -> t.Callable[[t.Any], Markup]:
@@ -291,7 +297,17 @@ class FastEnvironment(Environment):
         """As :meth:`jinja2.Environment.getattr`: the attribute, else the
         item, else undefined. A plain ``dict`` has no attribute by a name
         outside :data:`_DICT_ATTRIBUTES`, so for those the item is looked up
-        directly."""
+        directly; a Werkzeug ``LocalProxy`` (``g``, ``request``, ``session``)
+        is looked through once instead of on each step."""
+        if (
+            type(obj) is LocalProxy
+            and type(attribute) is str
+            and attribute not in _PROXY_ATTRIBUTES
+        ):
+            # The proxy has no such attribute of its own, so both getattr
+            # and [] go to the object it stands for (or raise its
+            # RuntimeError when unbound): ask that object directly.
+            obj = obj._get_current_object()
         if not (
             type(obj) is dict
             and type(attribute) is str
