@@ -432,6 +432,7 @@ _COOKIE_PAIR = re.compile(
     r'[ \t]*([^ \t=";]+)(?:[ \t]*=[ \t]*("(?:[^\\"]|\\.)*"|[^ \t";]*))?[ \t]*(?:;|\Z)',
     re.ASCII,
 )
+_COOKIE_SPECIAL = re.compile(r'[ \t=";]')
 #: Other spellings of the Cookie header's environ key that Werkzeug's
 #: ``request.headers.getlist("Cookie")`` would also collect.
 _OTHER_COOKIE_KEYS = frozenset(
@@ -487,6 +488,13 @@ def _session_cookie(request: Request, name: str) -> str | None:
         return request.cookies.get(name)
     if name not in raw:
         return None
+    if raw.startswith(name) and raw[len(name) : len(name) + 1] == "=":
+        # The header starts with this cookie: its value runs to the first
+        # ";" when it holds no space, tab or quote (what the grammar reads
+        # for a key without those characters either).
+        value = raw[len(name) + 1 :].partition(";")[0]
+        if not _COOKIE_SPECIAL.search(value) and not _COOKIE_SPECIAL.search(name):
+            return value
     match = _COOKIE_PAIR.match
     pos = 0
     while True:
