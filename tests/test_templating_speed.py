@@ -456,6 +456,14 @@ def test_shared_bytecode_honours_the_running_environment() -> None:
     assert patched.get_template("t.html").render(d=d) == "patched aB"
     sandboxed = SandboxedEnvironment(loader=loader, bytecode_cache=cache)
     assert sandboxed.get_template("t.html").render(d=d) == "AB"
+    # Patching the class itself is honoured too.
+    original = jinja2.Environment.getitem
+    try:
+        jinja2.Environment.getitem = lambda self, obj, arg: f"class-patched {arg}"  # type: ignore[method-assign,assignment]
+        fresh = FastEnvironment(loader=loader, bytecode_cache=cache)
+        assert fresh.get_template("t.html").render(d=d) == "Aclass-patched b"
+    finally:
+        jinja2.Environment.getitem = original  # type: ignore[method-assign]
 
 
 def test_sandbox_is_untouched() -> None:

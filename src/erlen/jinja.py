@@ -323,18 +323,25 @@ class FastEnvironment(Environment):
             return self.undefined(obj=obj, name=attribute)
 
 
+#: The lookups that inline dict lookups stand in for, as defined here and in
+#: Jinja2 (captured at import: patching either class later turns inlining off).
+_FAST_GETATTR = FastEnvironment.getattr
+_STOCK_GETITEM = Environment.getitem
+
+
 def _lookups_are_fast(environment: Environment) -> bool:
     """Whether ``environment`` looks attributes up with
     :meth:`FastEnvironment.getattr` and items with Jinja2's ``getitem``,
     neither overridden (the sandbox overrides both) nor replaced on the
     instance; compiled templates ask this before looking items up inline."""
     cls = type(environment)
-    return (
-        getattr(cls, "getattr", None) is FastEnvironment.getattr
-        and getattr(cls, "getitem", None) is Environment.getitem
-        and "getattr" not in vars(environment)
-        and "getitem" not in vars(environment)
-    )
+    if (
+        getattr(cls, "getattr", None) is not _FAST_GETATTR
+        or getattr(cls, "getitem", None) is not _STOCK_GETITEM
+    ):
+        return False
+    own = vars(environment)
+    return "getattr" not in own and "getitem" not in own
 
 
 def _self_check() -> None:
