@@ -90,7 +90,7 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from jinja2 import BaseLoader
 
-    from .asgi import ASGIReceive, ASGIScope, ASGISend
+    from .asgi import ASGIApp
     from .blueprints import Blueprint
     from .testing import ErlenClient, ErlenCliRunner
 
@@ -934,15 +934,17 @@ class Erlen(Scaffold):
         response = run_sync(self._handle(ctx), self.ensure_sync)
         return wsgi_respond(response, environ, start_response)
 
-    async def asgi_app(
-        self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend
-    ) -> None:
-        """The ASGI 3 entry point (``http``, ``lifespan``; ``websocket`` is
-        refused). Wrap it with ASGI middleware as ``wsgi_app`` is wrapped with
-        WSGI middleware. See :mod:`erlen.asgi` for how a request runs."""
-        from .asgi import serve
+    @cached_property
+    def asgi_app(self) -> ASGIApp:
+        """The ASGI 3 application: ``http`` and ``lifespan`` connections
+        (``websocket`` ones are refused for now). Give it to an ASGI server,
+        ``uvicorn module:app.asgi_app``, and wrap it with ASGI middleware as
+        ``wsgi_app`` is wrapped with WSGI middleware:
+        ``app.asgi_app = Middleware(app.asgi_app)``. :mod:`erlen.asgi` says
+        how a request runs."""
+        from .asgi import ASGIApp
 
-        await serve(self, scope, receive, send)
+        return ASGIApp(self)
 
     def _handle(self, ctx: RequestContext) -> Steps[AnyResponse]:
         """One request's life once its context exists, as steps: push,

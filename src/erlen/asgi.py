@@ -59,10 +59,28 @@ SPOOL_SIZE = 1024 * 1024
 DEFAULT_THREADS = 40
 
 
+class ASGIApp:
+    """``app.asgi_app``: the app as an ASGI 3 application. Its ``__call__``
+    is a coroutine function, so servers (uvicorn, hypercorn) detect ASGI 3."""
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: Erlen) -> None:
+        self.app = app
+
+    async def __call__(
+        self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend
+    ) -> None:
+        await serve(self.app, scope, receive, send)
+
+    def __repr__(self) -> str:
+        return f"<ASGIApp of {self.app!r}>"
+
+
 async def serve(
     app: Erlen, scope: ASGIScope, receive: ASGIReceive, send: ASGISend
 ) -> None:
-    """Serve one ASGI connection (``app.asgi_app``)."""
+    """Serve one ASGI connection."""
     kind = scope["type"]
     if kind == "http":
         await _http(app, scope, receive, send)
@@ -83,7 +101,10 @@ async def _http(
     """One HTTP request, top to bottom."""
     body = await _receive_body(app, scope, receive)
     if body is None:
-        return  # The client went away before the request was complete.
+        # The client went away (or half-closed) before the body was complete:
+        # no view sees a truncated body; a client still listening gets a 400.
+        await _send_incomplete_body(send)
+        return
     environ = environ_from_scope(scope, *body)
     lane = Lane(app)
     try:
@@ -145,6 +166,26 @@ async def _receive_body(
             break
     buffer.seek(0)
     return buffer, length
+
+
+_INCOMPLETE = b"Bad Request: the request body was incomplete."
+
+
+async def _send_incomplete_body(send: ASGISend) -> None:
+    try:
+        await send(
+            _start_message(
+                "400 BAD REQUEST",
+                [
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Content-Length", str(len(_INCOMPLETE))),
+                    ("Connection", "close"),
+                ],
+            )
+        )
+        await send({"type": "http.response.body", "body": _INCOMPLETE})
+    except Exception:
+        pass
 
 
 _SPECIAL_HEADERS = {"CONTENT_TYPE", "CONTENT_LENGTH"}

@@ -171,8 +171,16 @@ class Http:
 BIN = Path(sys.executable).parent
 
 
+#: The servers the blog is tested under: WSGI, then ASGI (``app.asgi_app``).
+WSGI_SERVERS = ("gunicorn", "granian")
+ASGI_SERVERS = ("uvicorn", "hypercorn", "granian-asgi")
+SERVERS = WSGI_SERVERS + ASGI_SERVERS
+
+
 def server_command(server: str, port: int) -> list[str]:
-    """The blog's production entry point under gunicorn (2 workers) or granian."""
+    """The blog's production entry point under one of :data:`SERVERS`:
+    gunicorn (2 workers) and granian over WSGI; uvicorn (2 workers),
+    hypercorn and granian over ASGI."""
     if server == "gunicorn":
         return [
             str(BIN / "gunicorn"),
@@ -181,11 +189,32 @@ def server_command(server: str, port: int) -> list[str]:
             "--graceful-timeout=5",
             "examples.blog.wsgi:app",
         ]
+    if server == "uvicorn":
+        return [
+            str(BIN / "uvicorn"),
+            "--workers=2",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            "--timeout-graceful-shutdown=5",
+            "examples.blog.wsgi:app.asgi_app",
+        ]
+    if server == "hypercorn":
+        return [
+            str(BIN / "hypercorn"),
+            f"--bind=127.0.0.1:{port}",
+            "--graceful-timeout=5",
+            "examples.blog.wsgi:app.asgi_app",
+        ]
+    interface, target = (
+        ("asgi", "examples.blog.wsgi:app.asgi_app")
+        if server == "granian-asgi"
+        else ("wsgi", "examples.blog.wsgi:app")
+    )
     return [
         str(BIN / "granian"),
-        "--interface=wsgi",
+        f"--interface={interface}",
         "--host=127.0.0.1",
         f"--port={port}",
         "--workers=1",
-        "examples.blog.wsgi:app",
+        target,
     ]

@@ -12,7 +12,7 @@ import pytest
 from examples.blog import create_app
 from examples.blog.db import seed_demo
 
-from ._support import free_port, running, server_command
+from ._support import SERVERS, free_port, running, server_command
 
 GOOD = b"GET /api/posts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 MALFORMED = [
@@ -71,7 +71,7 @@ def serves_normally(port: int, seconds: float) -> bool:
     return False
 
 
-@pytest.mark.parametrize("server", ["gunicorn", "granian"])
+@pytest.mark.parametrize("server", SERVERS)
 def test_malformed_requests_over_http(server: str, tmp_path: Path) -> None:
     database = tmp_path / "m.sqlite"
     app = create_app({"DATABASE": str(database), "SECRET_KEY": "seed"})

@@ -10,10 +10,10 @@ import pytest
 from examples.blog import create_app
 from examples.blog.db import DEMO_PASSWORD, DEMO_POSTS, DEMO_USERNAME, seed_demo
 
-from ._support import Http, free_port, running, server_command
+from ._support import SERVERS, Http, free_port, running, server_command
 
 
-@pytest.mark.parametrize("server", ["gunicorn", "granian"])
+@pytest.mark.parametrize("server", SERVERS)
 def test_blog_over_http(server: str, tmp_path: Path) -> None:
     database = tmp_path / "served.sqlite"
     app = create_app({"DATABASE": str(database), "SECRET_KEY": "seed"})

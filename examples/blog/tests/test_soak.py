@@ -22,7 +22,7 @@ import pytest
 from examples.blog import create_app
 from examples.blog.db import DEMO_PASSWORD, DEMO_USERNAME, seed_demo
 
-from ._support import Http, free_port, running, server_command
+from ._support import SERVERS, Http, free_port, running, server_command
 
 SECONDS = int(os.environ.get("SOAK_SECONDS", "10"))
 CONNECTIONS = 16
@@ -101,7 +101,7 @@ def _children(pid: int) -> list[int]:
     return kids + [g for k in kids for g in _children(k)]
 
 
-@pytest.mark.parametrize("server", ["gunicorn", "granian"])
+@pytest.mark.parametrize("server", SERVERS)
 def test_soak(server: str, tmp_path: Path) -> None:
     wrk = shutil.which("wrk")
     assert wrk, "wrk is missing: install it: apt-get install wrk"
