@@ -19,7 +19,9 @@ app's own session serializer.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -71,8 +73,11 @@ def ensure_flaskr() -> str:
 
 
 def _tempdir() -> str:
+    """A temporary directory removed when the process exits."""
     base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    return tempfile.mkdtemp(prefix="erlen-bench-", dir=base)
+    path = tempfile.mkdtemp(prefix="erlen-bench-", dir=base)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def _cheap_hash(password: str) -> str:
