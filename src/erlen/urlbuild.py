@@ -118,12 +118,13 @@ def _convert(j: int, v: str, converter: BaseConverter) -> str:
             f"{v} if type({v}) is str and {v}.isascii() and {v}.isalnum()"
             f" else str({v}) if type({v}) is int else c{j}({v})"
         )
+    digits = getattr(converter, "fixed_digits", None)
     if (
         _own_method(converter, "to_url", NumberConverter)
         and getattr(converter, "num_convert", None) is int
+        and type(digits) is int
     ):
-        digits = converter.fixed_digits  # type: ignore[attr-defined]
-        text = f"str({v}).zfill({int(digits)})" if digits else f"str({v})"
+        text = f"str({v}).zfill({digits})" if digits else f"str({v})"
         return f"{text} if type({v}) is int else c{j}({v})"
     return f"c{j}({v})"
 
@@ -312,14 +313,19 @@ class CompiledBuilder:
         # The order Map.update() sorts them in (sorted() is stable as it is).
         ordered = sorted(rules, key=lambda r: r.build_compare_key())
         build: t.Callable[..., str | None] = _unsupported
-        if not all(_builds_like_werkzeug(r) for r in ordered):
-            pass
-        elif len(ordered) == 1:
-            # One rule: trying the request's method first, then any method
-            # (as Werkzeug does) comes down to one try.
-            build = _compile_rule(ordered[0], whole=True)
-        else:
-            build = _several(tuple(_compile_rule(r, whole=False) for r in ordered))
+        if all(_builds_like_werkzeug(r) for r in ordered):
+            try:
+                if len(ordered) == 1:
+                    # One rule: trying the request's method first, then any
+                    # method (as Werkzeug does) comes down to one try.
+                    build = _compile_rule(ordered[0], whole=True)
+                else:
+                    fills = tuple(_compile_rule(r, whole=False) for r in ordered)
+                    build = _several(fills)
+            except Exception:
+                # A converter that fails where Werkzeug's compile did not:
+                # leave the endpoint to Werkzeug.
+                build = _unsupported
         entry = self._endpoints[endpoint] = (rules, len(rules), build)
         return entry
 
