@@ -723,7 +723,10 @@ async def _send_async_iterable(
                     (step, watcher), return_when=asyncio.FIRST_COMPLETED
                 )
                 if step not in done:
+                    # Let the cancelled step end before the iterator is
+                    # closed: aclose() refuses a generator still running.
                     step.cancel()
+                    await asyncio.wait((step,))
                     return
                 try:
                     chunk = step.result()
@@ -738,6 +741,8 @@ async def _send_async_iterable(
                         {"type": "http.response.body", "body": chunk, "more_body": True}
                     )
         await send({"type": "http.response.body", "body": b""})
+    except OSError:
+        return  # The client went away (send raises, ASGI 2.4); closed below.
     finally:
         watcher.cancel()
         aclose = getattr(iterator, "aclose", None)
