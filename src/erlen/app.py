@@ -83,6 +83,7 @@ from .signals import (
 from .templating import Environment
 from .templating import update_template_context as _update_template_context
 from .urlbuild import CompiledBuilder
+from .websockets import WebsocketDisconnect, WebsocketRequired
 from .wrappers import Request, Response, _split_blueprint_path
 from .wsgi import respond as wsgi_respond
 
@@ -167,7 +168,15 @@ class _EndpointPlan:
     that each protocol's driver decides how to call it.
     """
 
-    __slots__ = ("after", "before", "blueprints", "preprocessors", "teardown")
+    __slots__ = (
+        "after",
+        "after_websocket",
+        "before",
+        "before_websocket",
+        "blueprints",
+        "preprocessors",
+        "teardown",
+    )
 
     def __init__(self, app: Erlen, endpoint: str | None) -> None:
         if endpoint is not None and "." in endpoint:
@@ -194,6 +203,16 @@ class _EndpointPlan:
             (f, iscoroutinefunction(f))
             for n in inner_first
             for f in reversed(app.teardown_request_funcs.get(n, ()))
+        )
+        self.before_websocket = tuple(
+            (f, iscoroutinefunction(f))
+            for n in outer_first
+            for f in app.before_websocket_funcs.get(n, ())
+        )
+        self.after_websocket = tuple(
+            (f, iscoroutinefunction(f))
+            for n in inner_first
+            for f in reversed(app.after_websocket_funcs.get(n, ()))
         )
 
 
@@ -936,8 +955,8 @@ class Erlen(Scaffold):
 
     @cached_property
     def asgi_app(self) -> ASGIApp:
-        """The ASGI 3 application: ``http`` and ``lifespan`` connections
-        (``websocket`` ones are refused for now). Give it to an ASGI server,
+        """The ASGI 3 application: ``http``, ``websocket`` and ``lifespan``
+        connections. Give it to an ASGI server,
         ``uvicorn module:app.asgi_app``, and wrap it with ASGI middleware as
         ``wsgi_app`` is wrapped with WSGI middleware:
         ``app.asgi_app = Middleware(app.asgi_app)``. :mod:`erlen.asgi` says
@@ -946,17 +965,23 @@ class Erlen(Scaffold):
 
         return ASGIApp(self)
 
-    def _handle(self, ctx: RequestContext) -> Steps[AnyResponse]:
+    def _handle(
+        self, ctx: RequestContext, websocket: bool = False
+    ) -> Steps[AnyResponse | None]:
         """One request's life once its context exists, as steps: push,
         dispatch, turn an error into a response, pop. Both protocols drive
-        it; the result is a neutral response for their adapter to send."""
+        it; the result is a neutral response for their adapter to send.
+        With ``websocket``, the context is a websocket handshake's and the
+        websocket hooks and handler run (see :mod:`erlen.websockets`)."""
         error: BaseException | None = None
         try:
             try:
                 ctx.push()
                 if not self._got_first_request:
                     self._build_plan()
-                if "full_dispatch_request" in self._overrides:
+                if websocket:
+                    response = yield from self._full_dispatch_websocket(ctx)
+                elif "full_dispatch_request" in self._overrides:
                     response = yield call(self.full_dispatch_request)
                 else:
                     response = yield from self._full_dispatch(ctx, True)
@@ -965,7 +990,7 @@ class Erlen(Scaffold):
                 if "handle_exception" in self._overrides:
                     response = yield call_handling(e, self.handle_exception, e)
                 else:
-                    response = yield from self._handle_exception(e)
+                    response = yield from self._handle_exception(e, websocket)
             except BaseException:
                 error = sys.exc_info()[1]
                 raise
@@ -977,7 +1002,9 @@ class Erlen(Scaffold):
                 preserve(_cv_request.get())
             if error is not None and self.should_ignore_error(error):
                 error = None
-            if type(ctx).pop is RequestContext.pop:
+            if ctx._quiet():
+                ctx._pop_quietly()
+            elif type(ctx).pop is RequestContext.pop:
                 yield from ctx._pop_steps(error)
             else:
                 yield call(ctx.pop, error)
@@ -1046,7 +1073,10 @@ class Erlen(Scaffold):
                 if overrides and "dispatch_request" in overrides:
                     rv = yield call(self.dispatch_request)
                 else:
-                    rv = yield from self._dispatch_request(ctx)
+                    # PERF: _dispatch_request inlined, one generator less.
+                    rv = self._view_step(ctx)
+                    if rv.__class__ is tuple:
+                        rv = yield rv
         except Exception as e:
             if overrides and "handle_user_exception" in overrides:
                 rv = yield call_handling(e, self.handle_user_exception, e)
@@ -1156,21 +1186,27 @@ class Erlen(Scaffold):
         return bool(cookie) and si.get_cookie_name(self) in cookie  # type: ignore[operator]
 
     def _preprocess(
-        self, ctx: RequestContext, plan: _EndpointPlan
+        self,
+        ctx: RequestContext,
+        plan: _EndpointPlan,
+        before: tuple[tuple[t.Callable[[], t.Any], bool], ...] | None = None,
     ) -> Steps[ft.ResponseReturnValue | None]:
-        """:meth:`preprocess_request` as steps."""
+        """:meth:`preprocess_request` as steps (with the ``before`` functions
+        instead of the ``before_request`` ones, when given)."""
         rule = ctx._rule
         endpoint = None if rule is None else rule.endpoint
         for url_func in plan.preprocessors:
             yield (url_func, (endpoint, ctx._view_args), _NO_KWARGS, False, None)
-        for func, is_async in plan.before:
+        for func, is_async in plan.before if before is None else before:
             rv = yield (func, (), _NO_KWARGS, is_async, None)
             if rv is not None:
                 return rv  # type: ignore[no-any-return]
         return None
 
-    def _dispatch_request(self, ctx: RequestContext) -> Steps[ft.ResponseReturnValue]:
-        """:meth:`dispatch_request` as steps: the view, once matched."""
+    def _view_step(self, ctx: RequestContext) -> t.Any:
+        """The step calling the matched view — or, for an automatic
+        ``OPTIONS`` answer, the response itself; raises the routing error.
+        :meth:`dispatch_request` is yielding this step."""
         req = ctx.__dict__.get("request")
         if req is None:
             rule, exc, view_args = ctx._rule, ctx._routing_exc, ctx._view_args
@@ -1193,7 +1229,17 @@ class Erlen(Scaffold):
         is_async = self._async_views.get(view)
         if is_async is None:
             is_async = self._async_views[view] = iscoroutinefunction(view)
-        return (yield (view, (), view_args or _NO_KWARGS, is_async, None))  # type: ignore[no-any-return]
+        if is_async and rule.websocket and "websocket" not in ctx.__dict__:
+            # A websocket handler reached by plain HTTP (a WSGI server can't
+            # make websocket connections).
+            raise WebsocketRequired()
+        return (view, (), view_args or _NO_KWARGS, is_async, None)
+
+    def _dispatch_request(self, ctx: RequestContext) -> Steps[ft.ResponseReturnValue]:
+        step = self._view_step(ctx)
+        if step.__class__ is tuple:
+            return (yield step)  # type: ignore[no-any-return]
+        return step  # type: ignore[no-any-return]
 
     def full_dispatch_request(self) -> Response:
         """Run hooks and the view, handle errors, and finalize the response."""
@@ -1265,26 +1311,92 @@ class Erlen(Scaffold):
         return run_sync(self._process_response(response), self.ensure_sync)
 
     def _process_response(self, response: Response) -> Steps[Response]:
-        ctx: RequestContext = request_ctx._get_current_object()
-        for func in ctx._after_request_functions:
-            response = yield call(func, response)
+        ctx = _cv_request.get()
+        funcs = ctx.__dict__.get("_after_request_functions")
+        if funcs:
+            for func in funcs:
+                response = yield call(func, response)
         rule = ctx._rule
-        plan = self._endpoint_plan(None if rule is None else rule.endpoint)
+        endpoint = None if rule is None else rule.endpoint
+        plan = self._endpoint_plans.get(endpoint) or self._endpoint_plan(endpoint)
         for func, is_async in plan.after:
             response = yield (func, (response,), _NO_KWARGS, is_async, None)
         if self._session_needs_saving(ctx):
-            si = self.session_interface
-            if self._stock_session_interface():
-                stock = ctx._session
-                if not si.is_null_session(stock):
-                    si.save_session(self, stock, response)
+            yield from self._save_session(ctx, response)
+        return response
+
+    def _save_session(self, ctx: RequestContext, response: Response) -> Steps[None]:
+        si = self.session_interface
+        if self._stock_session_interface():
+            stock = ctx._session
+            if not si.is_null_session(stock):
+                si.save_session(self, stock, response)
+        else:
+            # Other interfaces may do I/O: steps, so ASGI runs them in a thread.
+            sess: t.Any = ctx.__dict__.get("_session")
+            if sess is None:
+                sess = yield call(getattr, ctx, "_session")
+            if not si.is_null_session(sess):
+                yield call(si.save_session, self, sess, response)
+
+    # -- websockets ------------------------------------------------------------
+
+    def _full_dispatch_websocket(self, ctx: RequestContext) -> Steps[Response | None]:
+        """A websocket connection's dispatch, as steps: URL value
+        preprocessors and ``before_websocket`` functions, the handler (or
+        the routing error), error handlers, then :meth:`_finalize_websocket`.
+        A client that went away (:class:`~erlen.websockets.WebsocketDisconnect`
+        out of the handler) ends it normally."""
+        rule = ctx._rule
+        endpoint = None if rule is None else rule.endpoint
+        plan = self._endpoint_plans.get(endpoint) or self._endpoint_plan(endpoint)
+        rv: t.Any = None
+        try:
+            if plan.preprocessors or plan.before_websocket:
+                rv = yield from self._preprocess(ctx, plan, plan.before_websocket)
+            if rv is None:
+                rv = yield from self._dispatch_request(ctx)
+        except WebsocketDisconnect:
+            rv = None
+        except Exception as e:
+            if "handle_user_exception" in self._overrides:
+                rv = yield call_handling(e, self.handle_user_exception, e)
             else:
-                # Other interfaces may do I/O: steps, so ASGI runs them in a thread.
-                sess: t.Any = ctx.__dict__.get("_session")
-                if sess is None:
-                    sess = yield call(getattr, ctx, "_session")
-                if not si.is_null_session(sess):
-                    yield call(si.save_session, self, sess, response)
+                rv = yield from self._handle_user_exception(e)
+        return (yield from self._finalize_websocket(rv, False))
+
+    def _finalize_websocket(
+        self, rv: t.Any, from_error_handler: bool
+    ) -> Steps[Response | None]:
+        """Make a response of what the handler (or an error handler) gave,
+        if anything, and pass it (or ``None``) through the
+        ``after_websocket`` functions, inner blueprint first. The session is
+        saved on that response: the handshake's refusal is the only HTTP
+        response a websocket has; a change made with no response is lost,
+        and logged."""
+        ctx = _cv_request.get()
+        response = None if rv is None else self.make_response(rv)
+        try:
+            rule = ctx._rule
+            plan = self._endpoint_plan(None if rule is None else rule.endpoint)
+            for func, is_async in plan.after_websocket:
+                response = yield (func, (response,), _NO_KWARGS, is_async, None)
+            if self._session_needs_saving(ctx):
+                if response is not None:
+                    yield from self._save_session(ctx, response)
+                elif getattr(ctx.__dict__.get("_session"), "modified", False):
+                    self.logger.warning(
+                        "The session was modified during a websocket connection"
+                        " on %s; a websocket cannot set a cookie, so the change"
+                        " is lost.",
+                        ctx.environ.get("PATH_INFO"),
+                    )
+        except Exception:
+            if not from_error_handler:
+                raise
+            self.logger.exception(
+                "Websocket finalizing failed with an error while handling an error"
+            )
         return response
 
     def make_response(self, rv: ft.ResponseReturnValue | HTTPException) -> Response:
@@ -1366,6 +1478,15 @@ class Erlen(Scaffold):
         if exc is _sentinel:
             exc = sys.exc_info()[1]
         run_sync(self._teardown_request(exc), self.ensure_sync)
+
+    def _runs_on_teardown(self, ctx: RequestContext) -> bool:
+        """Whether tearing ``ctx`` down calls application code."""
+        if request_tearing_down.receivers:
+            return True
+        rule = ctx._rule
+        endpoint = None if rule is None else rule.endpoint
+        plan = self._endpoint_plans.get(endpoint) or self._endpoint_plan(endpoint)
+        return bool(plan.teardown)
 
     def _teardown_request(self, exc: BaseException | None) -> Steps[None]:
         ctx = _cv_request.get(None)
@@ -1498,9 +1619,11 @@ class Erlen(Scaffold):
         ``original_exception`` is ``e``). Exceptions propagate instead when
         ``PROPAGATE_EXCEPTIONS`` is set, or in testing or debug mode.
         """
-        return run_sync(self._handle_exception(e), self.ensure_sync)
+        return run_sync(self._handle_exception(e), self.ensure_sync)  # type: ignore[return-value]
 
-    def _handle_exception(self, e: Exception) -> Steps[Response]:
+    def _handle_exception(
+        self, e: Exception, websocket: bool = False
+    ) -> Steps[Response | None]:
         exc_info = sys.exc_info()
         if got_request_exception.receivers:
             yield call_handling(
@@ -1521,6 +1644,8 @@ class Erlen(Scaffold):
         handler = self._find_error_handler(server_error, self._current_blueprints())
         if handler is not None:
             server_error = yield call_handling(e, handler, server_error)
+        if websocket:
+            return (yield from self._finalize_websocket(server_error, True))
         if "finalize_request" in self._overrides:
             return (  # type: ignore[no-any-return]
                 yield call(self.finalize_request, server_error, from_error_handler=True)

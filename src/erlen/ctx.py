@@ -20,7 +20,12 @@ from werkzeug.exceptions import HTTPException
 from . import typing as ft
 from .core import Steps, call, run_sync
 from .globals import _cv_app, _cv_request
-from .signals import appcontext_popped, appcontext_pushed
+from .signals import (
+    appcontext_popped,
+    appcontext_pushed,
+    appcontext_tearing_down,
+    request_tearing_down,
+)
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -207,14 +212,39 @@ class AppContext:
                 else:
                     yield from app._teardown_appcontext(exc)
         finally:
-            ctx = _cv_app.get()
-            _reset_latest(_cv_app, self._cv_tokens)
+            ctx = self._unbind()
+        self._check_popped(ctx)
+        if appcontext_popped.receivers:
+            yield call(appcontext_popped.send, app, _async_wrapper=app.ensure_sync)
+
+    def _quiet(self) -> bool:
+        """Whether popping runs no application code (no teardown function,
+        receiver or override): the core then unbinds it in place."""
+        app = self.app
+        return not (
+            app.teardown_appcontext_funcs
+            or appcontext_tearing_down.receivers
+            or appcontext_popped.receivers
+            or "do_teardown_appcontext" in app._overrides
+        )
+
+    def _unbind(self) -> AppContext:
+        """Undo this context's latest push; the context that was current."""
+        ctx = _cv_app.get()
+        tokens = self._cv_tokens
+        token = tokens.pop()
+        try:
+            _cv_app.reset(token)
+        except ValueError:
+            tokens.append(token)
+            _reset_latest(_cv_app, tokens)
+        return ctx
+
+    def _check_popped(self, ctx: AppContext) -> None:
         if ctx is not self:
             raise AssertionError(
                 f"Popped wrong app context. ({ctx!r} instead of {self!r})"
             )
-        if appcontext_popped.receivers:
-            yield call(appcontext_popped.send, app, _async_wrapper=app.ensure_sync)
 
     def __enter__(self) -> AppContext:
         self.push()
@@ -372,25 +402,76 @@ class RequestContext:
             if clear_request:
                 if "do_teardown_request" in app._overrides:
                     yield call(app.do_teardown_request, exc)
-                else:
+                elif app._runs_on_teardown(self):
                     yield from app._teardown_request(exc)
                 request = self.__dict__.get("request")
                 if request is not None:
                     request.close()
         finally:
-            ctx = _cv_request.get()
-            app_ctx = _reset_latest(_cv_request, self._cv_tokens)
-            if clear_request and "request" in self.__dict__:
-                self.environ["werkzeug.request"] = None
+            ctx, app_ctx = self._unbind(clear_request)
             if app_ctx is not None:
-                if type(app_ctx).pop is AppContext.pop:
-                    yield from app_ctx._pop_steps(exc)
-                else:
+                if type(app_ctx).pop is not AppContext.pop:
                     yield call(app_ctx.pop, exc)
-            if ctx is not self:
-                raise AssertionError(
-                    f"Popped wrong request context. ({ctx!r} instead of {self!r})"
-                )
+                elif app_ctx._quiet():
+                    app_ctx._check_popped(app_ctx._unbind())
+                else:
+                    yield from app_ctx._pop_steps(exc)
+            self._check_popped(ctx)
+
+    def _quiet(self) -> bool:
+        """Whether popping this context now runs no application code: the
+        core then pops it with :meth:`_pop_quietly`, no steps needed."""
+        tokens = self._cv_tokens
+        if len(tokens) != 1 or self.__class__.pop is not RequestContext.pop:
+            return False
+        app = self.app
+        if (
+            app._overrides
+            or app.teardown_appcontext_funcs
+            or request_tearing_down.receivers
+            or appcontext_tearing_down.receivers
+            or appcontext_popped.receivers
+        ):
+            return False
+        app_ctx = tokens[0][1]
+        if app_ctx is not None and app_ctx.__class__.pop is not AppContext.pop:
+            return False
+        rule = self._rule
+        plan = app._endpoint_plans.get(None if rule is None else rule.endpoint)
+        return plan is not None and not plan.teardown
+
+    def _pop_quietly(self) -> None:
+        """:meth:`pop` for a context that is :meth:`_quiet`."""
+        request = self.__dict__.get("request")
+        if request is not None:
+            request.close()
+        ctx, app_ctx = self._unbind(True)
+        if app_ctx is not None:
+            app_ctx._check_popped(app_ctx._unbind())
+        self._check_popped(ctx)
+
+    def _unbind(self, clear_request: bool) -> tuple[RequestContext, AppContext | None]:
+        """Undo this context's latest push: the context that was current, and
+        the app context that push pushed (if any)."""
+        ctx = _cv_request.get()
+        tokens = self._cv_tokens
+        entry = tokens.pop()
+        try:
+            _cv_request.reset(entry[0])
+        except ValueError:
+            tokens.append(entry)
+            app_ctx = _reset_latest(_cv_request, tokens)
+        else:
+            app_ctx = entry[1]
+        if clear_request and "request" in self.__dict__:
+            self.environ["werkzeug.request"] = None
+        return ctx, app_ctx
+
+    def _check_popped(self, ctx: RequestContext) -> None:
+        if ctx is not self:
+            raise AssertionError(
+                f"Popped wrong request context. ({ctx!r} instead of {self!r})"
+            )
 
     def __enter__(self) -> RequestContext:
         self.push()
