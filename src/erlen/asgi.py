@@ -39,6 +39,7 @@ from io import BytesIO
 from urllib.parse import unquote_to_bytes
 
 from .core import RawResponse, RawStream, Steps, invoke
+from .websockets import serve_websocket
 from .wrappers import _EncodedStream
 
 if t.TYPE_CHECKING:
@@ -87,10 +88,7 @@ async def serve(
     elif kind == "lifespan":
         await _lifespan(app, receive, send)
     elif kind == "websocket":
-        # Websocket routes come later; refuse the handshake (servers send 403).
-        message = await receive()
-        if message["type"] == "websocket.connect":
-            await send({"type": "websocket.close", "code": 1000})
+        await serve_websocket(app, scope, receive, send)
     else:
         raise RuntimeError(f"erlen does not handle ASGI {kind!r} connections.")
 

@@ -33,6 +33,8 @@ T_url_defaults = t.TypeVar("T_url_defaults", bound=ft.URLDefaultCallable)
 T_url_value_preprocessor = t.TypeVar(
     "T_url_value_preprocessor", bound=ft.URLValuePreprocessorCallable
 )
+T_before_websocket = t.TypeVar("T_before_websocket", bound=t.Callable[[], t.Any])
+T_after_websocket = t.TypeVar("T_after_websocket", bound=t.Callable[[t.Any], t.Any])
 
 _sentinel = object()
 
@@ -279,6 +281,8 @@ class Blueprint(Scaffold):
             (self.before_request_funcs, app.before_request_funcs),
             (self.after_request_funcs, app.after_request_funcs),
             (self.teardown_request_funcs, app.teardown_request_funcs),
+            (self.before_websocket_funcs, app.before_websocket_funcs),
+            (self.after_websocket_funcs, app.after_websocket_funcs),
             (self.url_default_functions, app.url_default_functions),
             (self.url_value_preprocessors, app.url_value_preprocessors),
             (self.template_context_processors, app.template_context_processors),
@@ -377,6 +381,22 @@ class Blueprint(Scaffold):
         """Like ``after_request``, for every request of the app."""
         self.record_once(
             lambda s: s.app.after_request_funcs.setdefault(None, []).append(f)
+        )
+        return f
+
+    @setupmethod
+    def before_app_websocket(self, f: T_before_websocket) -> T_before_websocket:
+        """Like ``before_websocket``, for every websocket of the app."""
+        self.record_once(
+            lambda s: s.app.before_websocket_funcs.setdefault(None, []).append(f)
+        )
+        return f
+
+    @setupmethod
+    def after_app_websocket(self, f: T_after_websocket) -> T_after_websocket:
+        """Like ``after_websocket``, for every websocket of the app."""
+        self.record_once(
+            lambda s: s.app.after_websocket_funcs.setdefault(None, []).append(f)
         )
         return f
 

@@ -13,6 +13,7 @@ from werkzeug.local import LocalProxy
 
 if t.TYPE_CHECKING:
     from .app import Erlen
+    from .websockets import Websocket
     from .ctx import AppContext, RequestContext, _AppCtxGlobals
     from .sessions import SessionMixin
     from .wrappers import Request
@@ -53,3 +54,13 @@ request: Request = LocalProxy(  # type: ignore[assignment]
 session: SessionMixin = LocalProxy(  # type: ignore[assignment]
     _cv_request, "session", unbound_message=_no_req_msg
 )
+
+
+def _current_websocket() -> Websocket:
+    from .websockets import current_websocket
+
+    return current_websocket()
+
+
+#: The current websocket connection, in a websocket handler and its hooks.
+websocket: Websocket = LocalProxy(_current_websocket)  # type: ignore[assignment]

@@ -15,6 +15,7 @@ import typing as t
 import weakref
 from collections import defaultdict
 from functools import cached_property, update_wrapper
+from inspect import iscoroutinefunction
 
 from jinja2 import BaseLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException, default_exceptions
@@ -44,6 +45,9 @@ T_url_value_preprocessor = t.TypeVar(
     "T_url_value_preprocessor", bound=ft.URLValuePreprocessorCallable
 )
 T_route = t.TypeVar("T_route", bound=ft.RouteCallable)
+T_websocket = t.TypeVar("T_websocket", bound=t.Callable[..., t.Awaitable[t.Any]])
+T_before_websocket = t.TypeVar("T_before_websocket", bound=t.Callable[[], t.Any])
+T_after_websocket = t.TypeVar("T_after_websocket", bound=t.Callable[[t.Any], t.Any])
 
 
 def setupmethod(f: F) -> F:
@@ -245,6 +249,13 @@ class Scaffold:
         self.url_value_preprocessors: dict[
             ft.AppOrBlueprintKey, list[ft.URLValuePreprocessorCallable]
         ] = _HookRegistry(changed)
+        #: Functions run before and after each websocket handler, by scope.
+        self.before_websocket_funcs: dict[
+            ft.AppOrBlueprintKey, list[t.Callable[[], t.Any]]
+        ] = _HookRegistry(changed)
+        self.after_websocket_funcs: dict[
+            ft.AppOrBlueprintKey, list[t.Callable[[t.Any], t.Any]]
+        ] = _HookRegistry(changed)
         self.url_default_functions: dict[
             ft.AppOrBlueprintKey, list[ft.URLDefaultCallable]
         ] = defaultdict(list)
@@ -399,6 +410,57 @@ class Scaffold:
         raise NotImplementedError
 
     @setupmethod
+    def websocket(
+        self, rule: str, **options: t.Any
+    ) -> t.Callable[[T_websocket], T_websocket]:
+        """Decorate an ``async def`` handler to serve websocket connections to
+        ``rule`` (Quart's spelling): a Werkzeug rule with ``websocket=True``,
+        matched on ``ws``/``wss`` connections only. In the handler, the
+        ``websocket`` proxy sends and receives; ``request``, ``session``,
+        ``g`` and ``url_for`` work as in a view. ``endpoint`` and the other
+        options are those of :meth:`route`. Served over ASGI only: over
+        WSGI the route answers 400."""
+
+        def decorator(f: T_websocket) -> T_websocket:
+            endpoint = options.pop("endpoint", None)
+            self.add_websocket(rule, endpoint, f, **options)
+            return f
+
+        return decorator
+
+    @setupmethod
+    def add_websocket(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: t.Callable[..., t.Awaitable[t.Any]] | None = None,
+        **options: t.Any,
+    ) -> None:
+        """Non-decorator form of :meth:`websocket`.
+
+        Handlers must be coroutine functions (``async def``): a websocket
+        lives as long as its connection, which a worker thread per client
+        would pay for. A plain function raises ``TypeError`` here."""
+        if view_func is not None and not iscoroutinefunction(view_func):
+            name = getattr(view_func, "__name__", repr(view_func))
+            raise TypeError(
+                f"The websocket handler {name!r} must be an 'async def'"
+                " function: websocket handlers send and receive with"
+                " 'await websocket.send(...)' and 'await websocket.receive()'."
+            )
+        if "methods" in options:
+            raise TypeError("A websocket rule takes no 'methods': it is always GET.")
+        self.add_url_rule(
+            rule,
+            endpoint,
+            view_func,
+            provide_automatic_options=False,
+            methods=["GET"],
+            websocket=True,
+            **options,
+        )
+
+    @setupmethod
     def endpoint(self, endpoint: str) -> t.Callable[[F], F]:
         """Register the decorated function as the view for ``endpoint``."""
 
@@ -430,6 +492,25 @@ class Scaffold:
     def teardown_request(self, f: T_teardown) -> T_teardown:
         """Run ``f(error)`` when the request context is popped, always."""
         self.teardown_request_funcs.setdefault(None, []).append(f)
+        return f
+
+    @setupmethod
+    def before_websocket(self, f: T_before_websocket) -> T_before_websocket:
+        """Run ``f()`` before each websocket handler (``request`` and
+        ``websocket`` are the handshake's); a non-``None`` return value
+        refuses the handshake with that response, unless ``f`` accepted it.
+        ``before_request`` functions do not run for websockets."""
+        self.before_websocket_funcs.setdefault(None, []).append(f)
+        return f
+
+    @setupmethod
+    def after_websocket(self, f: T_after_websocket) -> T_after_websocket:
+        """Run ``f(response)`` after each websocket handler. ``response`` is
+        the response the handler (or an error handler) produced — the
+        handshake's refusal when it was not accepted — or ``None``; ``f``
+        returns it (or a replacement). ``after_request`` functions do not
+        run for websockets; ``teardown_request`` functions do."""
+        self.after_websocket_funcs.setdefault(None, []).append(f)
         return f
 
     @setupmethod
