@@ -1745,3 +1745,94 @@ def test_erlen_only_flask_plugins_on_request(tmp_path: Path) -> None:
         tmp_path, "--app", "pure", "--help", env={"ERLEN_FLASK_PLUGINS": "0"}
     )
     assert "flaskplug" not in help_commands(off.stdout)
+
+
+_ASGI_APP = """
+from erlen import Erlen
+
+app = Erlen(__name__)
+
+
+@app.get("/")
+async def index():
+    return "hello over asgi"
+
+
+@app.get("/boom")
+def boom():
+    raise ValueError("kaboom in the view")
+"""
+
+
+def _get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            return response.status, headers, response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            headers = {k.lower(): v for k, v in error.headers.items()}
+            return error.code, headers, error.read()
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_run_asgi_serves_with_uvicorn(tmp_path: Path, debug: bool) -> None:
+    """`erlen run --asgi` serves app.asgi_app with uvicorn (and its reloader
+    in debug mode); debug mode answers errors with a traceback page, and
+    without it the page says nothing of the error."""
+    (tmp_path / "asgiapp.py").write_text(_ASGI_APP)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("ERLEN_RUN_FROM_CLI", "FLASK_RUN_FROM_CLI", "ERLEN_DEBUG")
+    }
+    command = [
+        str(Path(sys.executable).parent / "erlen"),
+        "--app",
+        "asgiapp.py",
+        "run",
+        "--asgi",
+        "--port",
+        str(port),
+    ]
+    if debug:
+        command.insert(1, "--debug")
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, headers, body = _get(f"http://127.0.0.1:{port}/")
+                break
+            except OSError:
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        assert (status, body) == (200, b"hello over asgi")
+        assert headers["server"] == "uvicorn"
+        status, headers, body = _get(f"http://127.0.0.1:{port}/boom")
+        assert status == 500
+        if debug:
+            assert b"ValueError: kaboom in the view" in body
+            assert headers["content-type"] == "text/html; charset=utf-8"
+        else:
+            assert b"kaboom" not in body
+            assert b"Internal Server Error" in body
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    output = log.read_text()
+    assert "Uvicorn running on" in output
+    assert ("Started reloader process" in output) is debug

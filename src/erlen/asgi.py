@@ -800,3 +800,49 @@ async def _run_serving_funcs(
             await lane.run(ctx.pop, None)
     finally:
         lane.release()
+
+
+# -- debug mode --------------------------------------------------------------
+
+
+class TracebackMiddleware:
+    """Debug mode over ASGI (``erlen run --asgi --debug``): an error that
+    escapes the app before its response started is answered with Werkzeug's
+    traceback page, not interactive (the debugger console is WSGI only).
+    Never use it in production: the page shows source code."""
+
+    def __init__(self, app: t.Callable[..., t.Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(
+        self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: ASGIMessage) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as e:
+            if started:
+                raise
+            from werkzeug.debug.tbtools import DebugTraceback
+
+            traceback_ = DebugTraceback(e)
+            sys.stderr.write(traceback_.render_traceback_text() + "\n")
+            page = traceback_.render_debugger_html(
+                evalex=False, secret="", evalex_trusted=False
+            ).encode()
+            headers = [
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Content-Length", str(len(page))),
+            ]
+            await send(_start_message("500 INTERNAL SERVER ERROR", headers))
+            await send({"type": "http.response.body", "body": page})

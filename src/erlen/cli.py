@@ -932,6 +932,15 @@ class SeparatedPathType(click.Path):
     help="Files matching these fnmatch patterns will not trigger a reload on"
     f" change. Multiple patterns are separated by {os.path.pathsep!r}.",
 )
+@click.option(
+    "--asgi",
+    is_flag=True,
+    default=False,
+    cls=_ErlenOption,
+    help="Serve app.asgi_app over ASGI with uvicorn instead of Werkzeug's WSGI"
+    " server. In debug mode errors show a traceback page (the interactive"
+    " debugger is WSGI only).",
+)
 @pass_script_info
 def run_command(
     info: ScriptInfo,
@@ -943,6 +952,7 @@ def run_command(
     cert: ssl.SSLContext | tuple[str, str | None] | t.Literal["adhoc"] | None,
     extra_files: list[str] | None,
     exclude_patterns: list[str] | None,
+    asgi: bool,
 ) -> None:
     """Run a local development server.
 
@@ -950,7 +960,11 @@ def run_command(
     security, or performance of production WSGI servers: see docs/deploying.md.
 
     The reloader and debugger are enabled by default with the '--debug' option.
+    With '--asgi' the app is served over ASGI by uvicorn, with its reloader.
     """
+    if asgi:
+        _run_asgi(info, host, port, reload, cert)
+        return
     app: WSGIApplication
     try:
         app = info.load_app()
@@ -996,6 +1010,60 @@ def run_command(
 
 
 run_command.params.insert(0, _debug_option)
+
+
+def _run_asgi(
+    info: ScriptInfo,
+    host: str,
+    port: int,
+    reload: bool | None,
+    cert: ssl.SSLContext | tuple[str, str | None] | t.Literal["adhoc"] | None,
+) -> None:
+    """``erlen run --asgi``: uvicorn serving ``app.asgi_app``; with the
+    reloader, uvicorn's child process loads the app again by its import path."""
+    try:
+        import uvicorn
+    except ImportError:
+        raise click.UsageError(
+            "'--asgi' serves with uvicorn, which is not installed: pip install uvicorn"
+        ) from None
+    debug = get_debug_flag()
+    if reload is None:
+        reload = debug
+    options: dict[str, t.Any] = {
+        "host": host,
+        "port": port,
+        "interface": "asgi3",
+        "log_level": "info",
+    }
+    if isinstance(cert, tuple):
+        options["ssl_certfile"], options["ssl_keyfile"] = cert
+    elif cert is not None:
+        raise click.BadParameter(
+            "Over ASGI give --cert and --key files.", param_hint="--cert"
+        )
+    show_server_banner(debug, info.app_import_path)
+    if reload:
+        if info.app_import_path is None:
+            raise click.UsageError(
+                "The ASGI reloader loads the app by name: use --app or ERLEN_APP."
+            )
+        os.environ["ERLEN_ASGI_APP"] = info.app_import_path
+        uvicorn.run("erlen.cli:_asgi_app_factory", factory=True, reload=True, **options)
+    else:
+        uvicorn.run(_asgi_entry(info.load_app(), debug), **options)
+
+
+def _asgi_entry(app: t.Any, debug: bool) -> t.Any:
+    from .asgi import TracebackMiddleware
+
+    return TracebackMiddleware(app.asgi_app) if debug else app.asgi_app
+
+
+def _asgi_app_factory() -> t.Any:
+    """The ASGI app for ``erlen run --asgi --reload``, in uvicorn's child."""
+    info = ScriptInfo(app_import_path=os.environ["ERLEN_ASGI_APP"])
+    return _asgi_entry(info.load_app(), get_debug_flag())
 
 
 @click.command("shell", short_help="Run a shell in the app context.")
