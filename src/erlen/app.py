@@ -967,13 +967,14 @@ class Erlen(Scaffold):
 
     def _handle(
         self, ctx: RequestContext, websocket: bool = False
-    ) -> Steps[AnyResponse | None]:
+    ) -> Steps[AnyResponse]:
         """One request's life once its context exists, as steps: push,
         dispatch, turn an error into a response, pop. Both protocols drive
         it; the result is a neutral response for their adapter to send.
         With ``websocket``, the context is a websocket handshake's and the
         websocket hooks and handler run (see :mod:`erlen.websockets`)."""
         error: BaseException | None = None
+        response: t.Any
         try:
             try:
                 ctx.push()

@@ -13,9 +13,9 @@ from werkzeug.local import LocalProxy
 
 if t.TYPE_CHECKING:
     from .app import Erlen
-    from .websockets import Websocket
     from .ctx import AppContext, RequestContext, _AppCtxGlobals
     from .sessions import SessionMixin
+    from .websockets import Websocket
     from .wrappers import Request
 
 _no_app_msg = """\

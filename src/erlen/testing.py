@@ -216,6 +216,37 @@ class ErlenClient(Client):
         self._new_contexts.clear()
         return response
 
+    def websocket(
+        self,
+        path: str,
+        *args: t.Any,
+        headers: t.Any = None,
+        subprotocols: t.Sequence[str] | None = None,
+        timeout: float | None = None,
+        **kwargs: t.Any,
+    ) -> WebsocketConnection:
+        """Open a websocket to ``path``: ``with client.websocket("/ws") as
+        ws: ws.send("hi"); ws.receive()``.
+
+        The handshake carries the client's cookies (so a session set by an
+        earlier request is the handler's), ``headers`` and ``subprotocols``
+        (``Sec-WebSocket-Protocol``); other arguments are those of
+        :class:`EnvironBuilder` (``query_string``, ``base_url`` with
+        ``https`` for ``wss``, ...). The app runs over ``app.asgi_app`` on
+        the client's event loop whatever ``ERLEN_TEST_PROTOCOL`` says. A
+        refused handshake raises :class:`WebsocketResponseError`; every wait
+        is bounded by ``timeout`` (default :data:`WEBSOCKET_TIMEOUT`)."""
+        if args:
+            raise TypeError("client.websocket() takes the path, then keywords.")
+        return _websocket(
+            self,
+            path,
+            headers,
+            subprotocols,
+            WEBSOCKET_TIMEOUT if timeout is None else timeout,
+            kwargs,
+        )
+
     def __enter__(self) -> ErlenClient:
         if self.preserve_context:
             raise RuntimeError("Cannot nest client invocations")
@@ -519,3 +550,299 @@ def run_asgi_app(
             response_body.close()
         return [data], status, headers
     return response_body, status, headers
+
+
+# -- the websocket test client -------------------------------------------------
+
+#: How long the websocket test client waits for the app (handshake, messages,
+#: the end of the handler) before failing with ``TimeoutError``.
+WEBSOCKET_TIMEOUT = 10.0
+
+
+class WebsocketResponseError(Exception):
+    """The app refused the websocket handshake; :attr:`response` is the HTTP
+    response it refused it with (status, headers, body), as Quart's test
+    client reports it."""
+
+    def __init__(self, response: TestResponse) -> None:
+        super().__init__(response)
+        self.response = response
+
+    def __str__(self) -> str:
+        return f"The websocket handshake was refused: {self.response.status}"
+
+
+_CLIENT_CLOSED = object()
+
+
+class WebsocketConnection:
+    """A websocket connection made by the test client (``client.websocket``).
+
+    Synchronous: each call waits (at most ``timeout`` seconds) for the app,
+    which runs on the test client's event loop, over ``app.asgi_app``.
+    """
+
+    def __init__(
+        self,
+        client: ErlenClient,
+        scope: dict[str, t.Any],
+        environ: WSGIEnvironment,
+        timeout: float,
+    ) -> None:
+        self.client = client
+        self.scope = scope
+        self.environ = environ
+        self.timeout = timeout
+        #: The subprotocol the app chose on accepting, if any.
+        self.subprotocol: str | None = None
+        #: The headers the app added to its ``accept``.
+        self.headers = Headers()
+        #: The close code and reason once the app closed the connection.
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._portal = _get_portal()
+        self._inbox: asyncio.Queue[dict[str, t.Any]] | None = None
+        self._outbox: queue.SimpleQueue[t.Any] = queue.SimpleQueue()
+        self._finished = threading.Event()
+        self._error: BaseException | None = None
+        self._closed_by_client = False
+        self._disconnect_sent: dict[str, t.Any] | None = None
+
+    # -- the app's side, on the loop ------------------------------------------
+
+    async def _receive(self) -> dict[str, t.Any]:
+        if self._disconnect_sent is not None:
+            return self._disconnect_sent
+        assert self._inbox is not None
+        message = await self._inbox.get()
+        if message["type"] == "websocket.disconnect":
+            self._disconnect_sent = message
+        return message
+
+    async def _send(self, message: t.MutableMapping[str, t.Any]) -> None:
+        if self._closed_by_client:
+            raise OSError("The test client closed the websocket.")
+        self._outbox.put(message)
+
+    async def _run(self) -> None:
+        self._inbox = asyncio.Queue()
+        self._inbox.put_nowait({"type": "websocket.connect"})
+        try:
+            await self.client.application.asgi_app(
+                self.scope, self._receive, self._send
+            )
+        except BaseException as e:
+            self._error = e
+            self._outbox.put(e)
+        finally:
+            self._outbox.put(_FINISHED)
+            self._finished.set()
+
+    def _to_app(self, message: dict[str, t.Any]) -> None:
+        inbox = self._inbox
+        assert inbox is not None
+        self._portal.loop.call_soon_threadsafe(inbox.put_nowait, message)
+
+    # -- the test's side ---------------------------------------------------------
+
+    def _take(self, timeout: float | None) -> t.Any:
+        try:
+            item = self._outbox.get(
+                timeout=self.timeout if timeout is None else timeout
+            )
+        except queue.Empty:
+            raise TimeoutError(
+                "The websocket handler sent nothing for"
+                f" {self.timeout if timeout is None else timeout} seconds."
+            ) from None
+        if isinstance(item, BaseException):
+            self._error = None  # Raised here: not again on exit.
+            raise item
+        return item
+
+    def _connect(self) -> None:
+        self._portal.start(self._run(), contextvars.copy_context())
+        message = self._take(None)
+        kind = None if message is _FINISHED else message["type"]
+        if kind == "websocket.accept":
+            self.subprotocol = message.get("subprotocol")
+            self.headers = Headers(
+                [
+                    (k.decode("latin-1"), v.decode("latin-1"))
+                    for k, v in message.get("headers") or ()
+                ]
+            )
+            self._update_cookies(self.headers)
+            return
+        if kind == "websocket.close":
+            # What a server answers to a handshake closed before accepting.
+            self._wait_finished()
+            raise WebsocketResponseError(self._response(403, Headers(), b""))
+        if kind == "websocket.http.response.start":
+            headers = Headers(
+                [
+                    (k.decode("latin-1"), v.decode("latin-1"))
+                    for k, v in message.get("headers") or ()
+                ]
+            )
+            status = message["status"]
+            chunks = []
+            while True:
+                body = self._take(None)
+                if body is _FINISHED:
+                    break
+                chunks.append(body.get("body", b""))
+                if not body.get("more_body", False):
+                    break
+            self._wait_finished()
+            self._update_cookies(headers)
+            raise WebsocketResponseError(
+                self._response(status, headers, b"".join(chunks))
+            )
+        raise RuntimeError(
+            f"The ASGI app answered a websocket handshake with {message!r}."
+        )
+
+    def _response(self, status: int, headers: Headers, body: bytes) -> TestResponse:
+        response = werkzeug.test.TestResponse(
+            [body],
+            f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}",
+            headers,
+            BaseRequest(self.environ),
+        )
+        response.json_module = self.client.application.json  # type: ignore[assignment]
+        return response
+
+    def _update_cookies(self, headers: Headers) -> None:
+        cookies = headers.getlist("Set-Cookie")
+        if cookies and self.client._cookies is not None:
+            url = urlsplit(get_current_url(self.environ))
+            self.client._update_cookies_from_response(
+                url.hostname or "localhost", url.path, cookies
+            )
+
+    def _wait_finished(self) -> None:
+        if not self._finished.wait(self.timeout):
+            raise TimeoutError(
+                f"The websocket handler did not end within {self.timeout} seconds."
+            )
+        # Whatever is left: an error the app raised is raised here.
+        while True:
+            try:
+                item = self._outbox.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, BaseException):
+                self._error = None
+                raise item
+
+    def send(self, data: str | bytes) -> None:
+        """Send a text (``str``) or binary (``bytes``) message to the app."""
+        if self._closed_by_client:
+            raise RuntimeError("The websocket was closed by the test client.")
+        if isinstance(data, str):
+            self._to_app({"type": "websocket.receive", "text": data})
+        else:
+            self._to_app({"type": "websocket.receive", "bytes": bytes(data)})
+
+    def send_json(self, obj: t.Any) -> None:
+        """Send ``obj`` as a text message, encoded by the app's JSON provider."""
+        self.send(self.client.application.json.dumps(obj))
+
+    def receive(self, timeout: float | None = None) -> str | bytes:
+        """The app's next message: ``str`` or ``bytes``. Raises
+        :class:`~erlen.websockets.WebsocketDisconnect` (with ``.code`` and
+        ``.reason``) once the app closed the connection, ``TimeoutError``
+        when it sends nothing for ``timeout`` seconds (default: the
+        client's), and whatever the app raised when it propagated an error."""
+        from .websockets import WebsocketDisconnect
+
+        if self.close_code is not None:
+            raise WebsocketDisconnect(self.close_code, self.close_reason)
+        if self._closed_by_client:
+            raise RuntimeError("The websocket was closed by the test client.")
+        message = self._take(timeout)
+        if message is _FINISHED:
+            self.close_code = 1006
+            raise WebsocketDisconnect(1006, "The app ended without closing.")
+        kind = message["type"]
+        if kind == "websocket.send":
+            text = message.get("text")
+            if text is not None:
+                return t.cast(str, text)
+            return t.cast(bytes, message.get("bytes") or b"")
+        if kind == "websocket.close":
+            self.close_code = message.get("code", 1000)
+            self.close_reason = message.get("reason") or ""
+            raise WebsocketDisconnect(self.close_code, self.close_reason)
+        raise RuntimeError(f"Unexpected ASGI message from the app: {message!r}")
+
+    def receive_json(self, timeout: float | None = None) -> t.Any:
+        """The app's next message, decoded by the app's JSON provider."""
+        return self.client.application.json.loads(self.receive(timeout))
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection (the app's ``receive()`` raises
+        ``WebsocketDisconnect``) and wait, a bounded time, for the handler
+        to end; an error the app propagated is raised here."""
+        if not self._closed_by_client:
+            self._closed_by_client = True
+            self._to_app(
+                {"type": "websocket.disconnect", "code": code, "reason": reason}
+            )
+        self._wait_finished()
+
+    def __enter__(self) -> WebsocketConnection:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            return
+        try:
+            self.close()
+        except Exception:
+            pass  # The test's own exception is the one to report.
+
+
+def _websocket(
+    client: ErlenClient,
+    path: str,
+    headers: t.Any,
+    subprotocols: t.Sequence[str] | None,
+    timeout: float,
+    kwargs: dict[str, t.Any],
+) -> WebsocketConnection:
+    """Build the handshake as a browser sends it and connect."""
+    kwargs["environ_base"] = {**client.environ_base, **kwargs.get("environ_base", {})}
+    hdrs = Headers(headers)
+    hdrs.setdefault("Connection", "Upgrade")
+    hdrs.setdefault("Upgrade", "websocket")
+    hdrs.setdefault("Sec-WebSocket-Version", "13")
+    hdrs.setdefault("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+    if subprotocols:
+        hdrs.setdefault("Sec-WebSocket-Protocol", ", ".join(subprotocols))
+    builder = EnvironBuilder(client.application, path, headers=hdrs, **kwargs)
+    try:
+        environ = builder.get_environ()
+    finally:
+        builder.close()
+    if client._cookies is not None:
+        client._add_cookies_to_wsgi(environ)
+    scope = scope_from_environ(environ)
+    del scope["method"]
+    scope["type"] = "websocket"
+    scope["scheme"] = "wss" if scope["scheme"] in ("https", "wss") else "ws"
+    scope["subprotocols"] = list(subprotocols or ())
+    scope["extensions"]["websocket.http.response"] = {}
+    ws = WebsocketConnection(client, scope, environ, timeout)
+    ws._connect()
+    return ws

@@ -34,7 +34,7 @@ from werkzeug.exceptions import BadRequest
 from .globals import _cv_request
 
 if t.TYPE_CHECKING:
-    from werkzeug.datastructures import EnvironHeaders, ImmutableMultiDict
+    from werkzeug.datastructures import MultiDict
 
     from .app import Erlen
     from .ctx import RequestContext
@@ -152,17 +152,17 @@ class Websocket:
         return self.request.query_string
 
     @property
-    def args(self) -> ImmutableMultiDict[str, str]:
+    def args(self) -> MultiDict[str, str]:
         """The query string's arguments."""
         return self.request.args
 
     @property
-    def headers(self) -> EnvironHeaders:
+    def headers(self) -> Headers:
         """The handshake's request headers."""
         return self.request.headers
 
     @property
-    def cookies(self) -> ImmutableMultiDict[str, str]:
+    def cookies(self) -> MultiDict[str, str]:
         """The handshake's cookies."""
         return self.request.cookies
 
@@ -327,7 +327,7 @@ async def serve_websocket(
         ctx = app.request_context(environ)
         ws = ctx.__dict__["websocket"] = Websocket(scope, receive, send, ctx)
         try:
-            response = await drive(app._handle(ctx, True), lane, app)
+            response: t.Any = await drive(app._handle(ctx, True), lane, app)
         except Exception:
             # Propagated (testing, debug or PROPAGATE_EXCEPTIONS): the server
             # or test client reports it; the client sees a server error.
