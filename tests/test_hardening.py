@@ -17,6 +17,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from erlen import Blueprint, Erlen, abort, g, redirect, request, session
 from erlen.globals import _cv_app, _cv_request
+from erlen.testing import client_protocol, run_asgi_app
 
 
 def make_app() -> Erlen:
@@ -73,6 +74,12 @@ def make_app() -> Erlen:
 def wsgi(
     app: Erlen, environ: dict[str, t.Any]
 ) -> tuple[str, list[tuple[str, str]], bytes]:
+    """One request from a hand-built environ: through ``app`` (WSGI), or in
+    the ASGI pass through ``app.asgi_app`` on a real event loop (the ASGI
+    adapter builds its environ from the scope the environ describes)."""
+    if client_protocol() == "asgi":
+        chunks, status, headers = run_asgi_app(app.asgi_app, environ, buffered=True)
+        return status, list(headers.items()), b"".join(chunks)
     seen: dict[str, t.Any] = {}
 
     def start_response(
@@ -482,7 +489,13 @@ def test_client_disconnect_mid_stream_closes_the_generator() -> None:
         return gen()
 
     seen: dict[str, t.Any] = {}
-    result = app(base_environ("/stream"), lambda s, h, e=None: seen.update(status=s))
+    if client_protocol() == "asgi":
+        # Closing the body disconnects the client; close() waits for the app.
+        result, seen["status"], _ = run_asgi_app(app.asgi_app, base_environ("/stream"))
+    else:
+        result = app(
+            base_environ("/stream"), lambda s, h, e=None: seen.update(status=s)
+        )
     chunks = iter(result)
     assert next(chunks) == b"chunk 0\n"
     result.close()  # type: ignore[attr-defined]  # the server gives up
