@@ -1,8 +1,9 @@
 """The blog in a real browser: Playwright driving Debian's Chromium, headless.
 
-The site runs under ``python -m examples.blog.serve`` (the development server,
-as ``make demo`` starts it) on a free loopback port. Nothing is downloaded:
-Playwright is pointed at /usr/bin/chromium. Screenshots of the main pages go
+The site runs twice, on a free loopback port each: under ``python -m
+examples.blog.serve`` (the development server over WSGI, as ``make demo``
+starts it) and under uvicorn serving ``app.asgi_app`` over ASGI. Nothing is
+downloaded: Playwright is pointed at /usr/bin/chromium. Screenshots of the main pages go
 to ``test-artifacts/`` at the repository root.
 """
 
@@ -17,9 +18,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
-from examples.blog.db import DEMO_POSTS
+from examples.blog import create_app
+from examples.blog.db import DEMO_POSTS, seed_demo
 
-from ._support import ROOT, free_port, running
+from ._support import ROOT, free_port, running, server_command
 
 CHROMIUM = "/usr/bin/chromium"
 MISSING = f"Chromium not found at {CHROMIUM}: install it: apt-get install chromium"
@@ -41,17 +43,29 @@ def test_chromium_is_installed() -> None:
         pytest.fail(MISSING)
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """The blog served by serve.py; yields its base URL and its output log."""
-    folder = tmp_path_factory.mktemp("browser")
+#: Where the blog is served: serve.py (the development server, over WSGI), and
+#: uvicorn (``examples.blog.wsgi:app.asgi_app``, over ASGI, 2 workers).
+SITES = ("serve", "uvicorn")
+
+
+@pytest.fixture(scope="module", params=SITES)
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    """The blog served by serve.py or uvicorn; yields its base URL and its
+    output log. Under uvicorn the database is seeded first, as serve.py does."""
+    folder = tmp_path_factory.mktemp(f"browser-{request.param}")
     port = free_port()
-    command = [sys.executable, "-m", "examples.blog.serve", "--port", str(port)]
-    env = {
-        "BLOG_DATABASE": str(folder / "blog.sqlite"),
-        "BLOG_SECRET_KEY": "browser-test",
-    }
-    log = folder / "serve.log"
+    database = folder / "blog.sqlite"
+    env = {"BLOG_DATABASE": str(database), "BLOG_SECRET_KEY": "browser-test"}
+    if request.param == "uvicorn":
+        app = create_app({"DATABASE": str(database), "SECRET_KEY": "seed"})
+        with app.app_context():
+            seed_demo()
+        command = server_command("uvicorn", port)
+    else:
+        command = [sys.executable, "-m", "examples.blog.serve", "--port", str(port)]
+    log = folder / f"{request.param}.log"
     with running(command, port, log, env):
         yield f"http://127.0.0.1:{port}", log
 
@@ -97,9 +111,15 @@ def flash(page: Page, category: str) -> str:
     return locator.inner_text()
 
 
-def test_serve_prints_account_and_url(site: tuple[str, Path]) -> None:
+def test_server_log_shows_it_serving(site: tuple[str, Path]) -> None:
     base, log = site
     output = log.read_text()
+    if "uvicorn" in log.name:
+        # The lifespan startup ran (and did not fail) before it listened.
+        assert "Application startup complete." in output
+        assert f"Uvicorn running on {base}" in output
+        assert "Traceback" not in output
+        return
     assert f"Seeded {len(DEMO_POSTS)} demo posts." in output
     assert "Demo account: username 'demo', password 'demo'" in output
     assert f"Serving the erlen blog on {base}" in output
