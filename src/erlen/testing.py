@@ -774,7 +774,14 @@ class WebsocketConnection:
         if kind == "websocket.close":
             self.close_code = message.get("code", 1000)
             self.close_reason = message.get("reason") or ""
-            raise WebsocketDisconnect(self.close_code, self.close_reason)
+            closed = WebsocketDisconnect(self.close_code, self.close_reason)
+            if self.close_code == 1011 and self._finished.wait(self.timeout):
+                # An internal error: the one the app propagated, if it did.
+                try:
+                    self._wait_finished()
+                except BaseException as e:
+                    raise e from closed
+            raise closed
         raise RuntimeError(f"Unexpected ASGI message from the app: {message!r}")
 
     def receive_json(self, timeout: float | None = None) -> t.Any:

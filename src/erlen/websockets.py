@@ -133,7 +133,8 @@ class Websocket:
 
     @property
     def request(self) -> Request:
-        """The handshake as a request (method ``GET``, scheme ``ws``/``wss``)."""
+        """The handshake as a request: a ``GET`` with ``Upgrade: websocket``,
+        scheme ``http`` or ``https``."""
         return self._ctx.request
 
     @property
@@ -169,7 +170,7 @@ class Websocket:
     @property
     def url(self) -> str:
         """The full URL, ``ws://`` or ``wss://``."""
-        return self.request.url
+        return self.scheme + self.request.url[len(self.request.scheme) :]
 
     @property
     def host(self) -> str:
@@ -178,8 +179,9 @@ class Websocket:
 
     @property
     def scheme(self) -> str:
-        """``ws`` or ``wss``."""
-        return self.request.scheme
+        """``ws`` or ``wss`` (``request.scheme`` is the handshake's,
+        ``http`` or ``https``)."""
+        return "wss" if self.request.is_secure else "ws"
 
     @property
     def remote_addr(self) -> str | None:
@@ -316,12 +318,16 @@ async def serve_websocket(
     message = await receive()
     if message["type"] != "websocket.connect":
         return  # The client left before the handshake was passed on.
-    environ = environ_from_scope({**scope, "method": "GET"}, BytesIO(), None)
+    handshake = {**scope, "method": "GET", "headers": scope.get("headers") or ()}
+    environ = environ_from_scope(handshake, BytesIO(), None)
     environ["asgi.scope"] = scope
-    if environ["wsgi.url_scheme"] not in ("ws", "wss"):
-        # Werkzeug matches websocket rules on these schemes.
-        secure = environ["wsgi.url_scheme"] == "https"
-        environ["wsgi.url_scheme"] = "wss" if secure else "ws"
+    # The handshake as a WSGI server describes it: an HTTP GET asking to
+    # upgrade, which Werkzeug's URL map matches against websocket rules.
+    secure = environ["wsgi.url_scheme"] in ("https", "wss")
+    environ["wsgi.url_scheme"] = "https" if secure else "http"
+    environ["HTTP_UPGRADE"] = "websocket"
+    if "upgrade" not in environ.get("HTTP_CONNECTION", "").lower():
+        environ["HTTP_CONNECTION"] = "Upgrade"
     lane = Lane(app)
     try:
         ctx = app.request_context(environ)
@@ -373,24 +379,44 @@ async def _refuse(
     ):
         await ws.close()
         return
-    from .asgi import _serve_wsgi
-
     if response is None:
         from werkzeug.exceptions import InternalServerError
 
         response = InternalServerError().get_response(environ)
     ws.closed = True
-    prefix = "websocket."
-
-    async def send_prefixed(message: ASGIMessage) -> None:
-        await ws._send({**message, "type": prefix + message["type"]})
-
-    async def receive_unprefixed() -> ASGIMessage:
-        message = await ws._receive()
-        if message["type"] == "websocket.disconnect":
-            return {"type": "http.disconnect"}
-        return message
-
-    await _serve_wsgi(
-        response, environ, send_prefixed, receive_unprefixed, lane, inline=True
+    status_line, headers, body = await lane.run(_buffer, response, environ)
+    await ws._send(
+        {
+            "type": "websocket.http.response.start",
+            "status": int(status_line[:3]),
+            "headers": _header_list(headers),
+        }
     )
+    await ws._send({"type": "websocket.http.response.body", "body": body})
+
+
+def _buffer(
+    response: t.Any, environ: t.Any
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    """In the lane: a response's status, headers and whole body (a refusal
+    is sent in one piece)."""
+    started: list[t.Any] = []
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: t.Any = None
+    ) -> t.Callable[[bytes], object]:
+        started[:] = [status, headers]
+        return _no_write
+
+    iterable = response(environ, start_response)
+    try:
+        body = b"".join(iterable)
+    finally:
+        close = getattr(iterable, "close", None)
+        if close is not None:
+            close()
+    return started[0], started[1], body
+
+
+def _no_write(data: bytes) -> object:
+    raise RuntimeError("A websocket refusal cannot use WSGI write().")
