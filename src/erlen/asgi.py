@@ -35,8 +35,10 @@ import threading
 import typing as t
 from collections import deque
 from inspect import iscoroutinefunction
-from io import BytesIO
+from io import BytesIO, RawIOBase
 from urllib.parse import unquote_to_bytes
+
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .core import RawResponse, RawStream, Steps, invoke
 from .websockets import serve_websocket
@@ -139,7 +141,7 @@ async def _receive_body(
                 length = None
             break
     if length is not None and limit is not None and length > limit:
-        return BytesIO(), length
+        return _CutShort(BytesIO()), length
     stop = limit + 1 if limit is not None and length is None else None
     buffer: t.IO[bytes] = BytesIO()
     size = 0
@@ -159,11 +161,38 @@ async def _receive_body(
                 spooled = True
             buffer.write(chunk)
             if stop is not None and size >= stop:
-                break
+                buffer.seek(0)
+                return _CutShort(buffer), length
         if not message.get("more_body", False):
             break
     buffer.seek(0)
     return buffer, length
+
+
+class _CutShort(RawIOBase):
+    """A body no longer received once past ``MAX_CONTENT_LENGTH``: the bytes
+    received, then a 413 for any read wanting more. The app-wide limit
+    applies while receiving, before the view runs, so a higher
+    ``request.max_content_length`` set by the view gets a 413 over ASGI —
+    never a body silently cut short, nor a 400."""
+
+    def __init__(self, received: t.IO[bytes]) -> None:
+        super().__init__()
+        self.received = received
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: t.Any) -> int:
+        data = self.received.read(len(b))
+        if len(data) < len(b):
+            raise RequestEntityTooLarge()
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.received.close()
+        super().close()
 
 
 _INCOMPLETE = b"Bad Request: the request body was incomplete."
@@ -187,6 +216,17 @@ async def _send_incomplete_body(send: ASGISend) -> None:
 
 
 _SPECIAL_HEADERS = {"CONTENT_TYPE", "CONTENT_LENGTH"}
+#: Header names seen so far, as environ keys (bounded).
+_environ_keys: dict[bytes, str] = {}
+
+
+def _environ_key(raw_name: bytes) -> str:
+    name = raw_name.decode("latin-1").upper().replace("-", "_")
+    if name not in _SPECIAL_HEADERS:
+        name = f"HTTP_{name}"
+    if len(_environ_keys) < 512:
+        _environ_keys[raw_name] = name
+    return name
 
 
 def environ_from_scope(
@@ -201,7 +241,9 @@ def environ_from_scope(
             path = path[len(root_path) :]
         path_info = path.encode("utf-8").decode("latin-1")
     elif raw_path is not None:
-        path_info = unquote_to_bytes(raw_path.partition(b"?")[0]).decode("latin-1")
+        if b"%" in raw_path or b"?" in raw_path:
+            raw_path = unquote_to_bytes(raw_path.partition(b"?")[0])
+        path_info = raw_path.decode("latin-1")
     else:
         path_info = path.encode("utf-8").decode("latin-1")
     server = scope.get("server") or ("localhost", 80)
@@ -226,11 +268,12 @@ def environ_from_scope(
     if client:
         environ["REMOTE_ADDR"] = str(client[0])
         environ["REMOTE_PORT"] = str(client[1])
+    keys = _environ_keys
     for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1").upper().replace("-", "_")
+        name = keys.get(raw_name)
+        if name is None:
+            name = _environ_key(raw_name)
         value = raw_value.decode("latin-1")
-        if name not in _SPECIAL_HEADERS:
-            name = f"HTTP_{name}"
         if name in environ:
             # Repeated headers are joined, as WSGI servers do; HTTP/2 sends
             # each cookie as a header of its own.
