@@ -165,3 +165,20 @@ def test_method_not_allowed_from_fallback() -> None:
     response = app.test_client().get("/x")
     assert response.status_code == MethodNotAllowed.code
     assert set(response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+
+
+def test_rule_added_to_the_map_directly_after_update_is_matched() -> None:
+    """Werkzeug's ``update()`` (run by ``iter_rules`` and by building) clears
+    the map's ``_remap`` flag; a rule added straight to the map must still be
+    matched by the compiled matcher's successor."""
+    from werkzeug.routing import Rule
+
+    from erlen import Erlen
+
+    app = Erlen(__name__)
+    app.add_url_rule("/a", "a", lambda: "a")
+    client = app.test_client()
+    assert client.get("/a").data == b"a"
+    app.url_map.add(Rule("/b", endpoint="a"))
+    list(app.url_map.iter_rules())
+    assert client.get("/b").data == b"a"

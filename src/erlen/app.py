@@ -1029,6 +1029,24 @@ class Erlen(Scaffold):
         object.__setattr__(self, name, value)
         if name in _DISPATCH_METHODS:
             object.__setattr__(self, "_overrides", self._find_overrides())
+        elif name == "url_map":
+            self._watch_url_map(value)
+
+    def _watch_url_map(self, url_map: Map) -> None:
+        """Drop the compiled matcher whenever a rule is added to ``url_map``,
+        even directly (``app.url_map.add(rule)``): Werkzeug clears the map's
+        own ``_remap`` flag whenever anything calls ``update()``."""
+        add = url_map.add
+        app_ref = weakref.ref(self)
+
+        def add_and_recompile(rulefactory: t.Any) -> None:
+            add(rulefactory)
+            app = app_ref()
+            if app is not None:
+                app.__dict__["_matcher"] = None
+
+        url_map.add = add_and_recompile  # type: ignore[method-assign]
+        self.__dict__["_matcher"] = None
 
     def __delattr__(self, name: str) -> None:
         object.__delattr__(self, name)
