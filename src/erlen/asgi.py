@@ -141,7 +141,7 @@ async def _receive_body(
                 length = None
             break
     if length is not None and limit is not None and length > limit:
-        return _CutShort(BytesIO()), length
+        return t.cast(t.IO[bytes], _CutShort(BytesIO())), length
     stop = limit + 1 if limit is not None and length is None else None
     buffer: t.IO[bytes] = BytesIO()
     size = 0
@@ -162,7 +162,7 @@ async def _receive_body(
             buffer.write(chunk)
             if stop is not None and size >= stop:
                 buffer.seek(0)
-                return _CutShort(buffer), length
+                return t.cast(t.IO[bytes], _CutShort(buffer)), length
         if not message.get("more_body", False):
             break
     buffer.seek(0)
