@@ -12,7 +12,9 @@ safe; everything else in the templates stays autoescaped.
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 import xml.etree.ElementTree as etree
 
 import markdown
@@ -52,13 +54,31 @@ class _NoRawHtml(Extension):
         md.treeprocessors.register(_SafeLinks(md), "safe_links", 0)
 
 
+_converters = threading.local()
+
+
+def _converter() -> markdown.Markdown:
+    # Building a Markdown object costs more than converting a post; one per
+    # thread, since a Markdown object is not thread-safe.
+    md: markdown.Markdown | None = getattr(_converters, "md", None)
+    if md is None:
+        md = _converters.md = markdown.Markdown(
+            extensions=[_NoRawHtml(), "fenced_code", "sane_lists"],
+            output_format="html",
+        )
+    return md
+
+
+@functools.lru_cache(maxsize=1024)
 def render_markdown(text: str) -> Markup:
-    """Convert Markdown ``text`` to HTML that is safe to insert in a page."""
-    md = markdown.Markdown(
-        extensions=[_NoRawHtml(), "fenced_code", "sane_lists"],
-        output_format="html",
-    )
-    return Markup(md.convert(text))
+    """Convert Markdown ``text`` to HTML that is safe to insert in a page.
+
+    The result depends on the text alone, so the latest 1,024 are cached."""
+    md = _converter()
+    try:
+        return Markup(md.convert(text))
+    finally:
+        md.reset()
 
 
 def init_app(app: Erlen) -> None:

@@ -75,3 +75,31 @@ def test_unsafe_link_loses_its_url() -> None:
         '<p><a href="https://example.com" rel="nofollow noopener">'
         "https://example.com</a></p>"
     )
+
+
+def test_reused_converter_keeps_no_state_between_posts() -> None:
+    """One Markdown object per thread is reused: a reference link defined in
+    one post must not resolve in the next."""
+    first = render_markdown("[home][h]\n\n[h]: https://example.com/")
+    assert 'href="https://example.com/"' in first
+    second = render_markdown("[home][h] again")
+    assert "href" not in second
+    assert second == "<p>[home][h] again</p>"
+
+
+def test_posts_render_the_same_in_other_threads() -> None:
+    import threading
+
+    text = "*thread* `safe` [a](https://example.com/a)"
+    expected = str(render_markdown(text))
+    render_markdown.cache_clear()
+    results: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(str(render_markdown(text))))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert results == [expected] * 8
