@@ -506,10 +506,10 @@ class Scaffold:
     @setupmethod
     def after_websocket(self, f: T_after_websocket) -> T_after_websocket:
         """Run ``f(response)`` after each websocket handler. ``response`` is
-        the response the handler (or an error handler) produced — the
-        handshake's refusal when it was not accepted — or ``None``; ``f``
-        returns it (or a replacement). ``after_request`` functions do not
-        run for websockets; ``teardown_request`` functions do."""
+        the response the handler (or an error handler) produced — before
+        accepting, the handshake's refusal — or ``None`` when there is none;
+        ``f`` returns it (or a replacement). ``after_request`` functions do
+        not run for websockets; ``teardown_request`` functions do."""
         self.after_websocket_funcs.setdefault(None, []).append(f)
         return f
 
