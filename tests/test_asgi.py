@@ -40,7 +40,7 @@ from erlen import (
     url_for,
 )
 from erlen.globals import _cv_app, _cv_request
-from erlen.signals import request_finished
+from erlen.signals import request_finished, request_started
 
 Message = dict[str, t.Any]
 DISCONNECT = object()  # in a Conn's request chunks: the client goes away there
@@ -1380,3 +1380,64 @@ def test_proxy_fix_replacing_wsgi_app_behaves_the_same_over_asgi() -> None:
     assert got["scheme"] == "https"
     assert got["external"] == "https://public.example/where/p"
     assert got["host_url"] == "https://public.example/"
+
+
+def test_wsgi_middleware_path_runs_async_views_on_the_loop_and_closes_streams() -> None:
+    app = Erlen(__name__)
+    events: list[str] = []
+
+    @app.route("/async-where")
+    async def async_where() -> dict[str, t.Any]:
+        await asyncio.sleep(0)
+        events.append(threading.current_thread().name)
+        return {"addr": request.remote_addr, "scheme": request.scheme}
+
+    @app.route("/stream")
+    def stream() -> t.Any:
+        def gen() -> t.Iterator[str]:
+            try:
+                for i in range(1000):
+                    yield f"{i} "
+            finally:
+                events.append("closed")
+
+        return gen()
+
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+    forwarded = [("X-Forwarded-For", "198.51.100.7"), ("X-Forwarded-Proto", "https")]
+    _, _, body = both(app, "/async-where", headers=forwarded)
+    assert json.loads(body) == {"addr": "198.51.100.7", "scheme": "https"}
+    # Over ASGI the middleware runs in a worker; the coroutine on the loop.
+    assert events[-1] == threading.current_thread().name
+    events.clear()
+
+    async def main() -> Conn:
+        conn = Conn(disconnect_after=2)
+        await asyncio.wait_for(
+            app.asgi_app(scope("/stream"), conn.receive, conn.send), 10
+        )
+        return conn
+
+    conn = asyncio.run(main())
+    assert len(conn.body_messages) == 2
+    assert events == ["closed"]
+
+
+def test_async_signal_receiver_runs_on_the_servers_loop() -> None:
+    app = Erlen(__name__)
+    seen: list[tuple[str, asyncio.AbstractEventLoop]] = []
+
+    async def on_started(sender: Erlen, **extra: t.Any) -> None:
+        seen.append((request.path, asyncio.get_running_loop()))
+
+    app.route("/")(lambda: "ok")
+
+    async def main() -> asyncio.AbstractEventLoop:
+        conn = Conn()
+        await app.asgi_app(scope("/"), conn.receive, conn.send)
+        assert conn.body == b"ok"
+        return asyncio.get_running_loop()
+
+    with request_started.connected_to(on_started, app):
+        loop = asyncio.run(main())
+    assert seen == [("/", loop)]
