@@ -14,6 +14,8 @@ import asyncio
 import contextvars
 import io
 import json
+import select
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +43,7 @@ from erlen import (
 )
 from erlen.globals import _cv_app, _cv_request
 from erlen.signals import request_finished, request_started
+from examples.blog.tests._support import free_port, running
 
 Message = dict[str, t.Any]
 DISCONNECT = object()  # in a Conn's request chunks: the client goes away there
@@ -1441,3 +1444,87 @@ def test_async_signal_receiver_runs_on_the_servers_loop() -> None:
     with request_started.connected_to(on_started, app):
         loop = asyncio.run(main())
     assert seen == [("/", loop)]
+
+
+def send_chunked_until_answered(port: int, head: str) -> bytes:
+    """Send a chunked body of 64 KiB chunks (up to 64 MiB) until the server
+    answers or resets the connection; return what was answered (``b""``
+    when the reset came first: the server closed with our unread body in its
+    buffer, and the kernel drops what it had sent)."""
+    chunk = b"%x\r\n%s\r\n" % (65536, b"c" * 65536)
+    data = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            sock.sendall(head.encode() + b"Transfer-Encoding: chunked\r\n\r\n")
+            for _ in range(1024):
+                readable, _, _ = select.select([sock], [], [], 0)
+                if readable:
+                    break
+                sock.sendall(chunk)
+            while part := sock.recv(65536):
+                data += part
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+    return data
+
+
+UPLOAD_APP = """
+from erlen import Erlen, request
+
+app = Erlen(__name__)
+app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024
+
+
+@app.post("/upload")
+def upload():
+    data = request.get_data()
+    return f"{len(data)} {type(request.environ['wsgi.input']).__name__}"
+"""
+
+
+def test_bodies_and_limits_under_uvicorn(tmp_path: Path) -> None:
+    (tmp_path / "upload_app.py").write_text(UPLOAD_APP)
+    port = free_port()
+    command = [
+        str(Path(sys.executable).parent / "uvicorn"),
+        "--host=127.0.0.1",
+        f"--port={port}",
+        "upload_app:app.asgi_app",
+    ]
+
+    def exchange(head: str, body: bytes = b"") -> bytes:
+        # No half-close: uvicorn takes one for a disconnect, even once the
+        # body is in.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(head.encode() + b"\r\n" + body)
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+            return data
+
+    post = "POST /upload HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+    log = tmp_path / "uvicorn.log"
+    with running(command, port, log, {"PYTHONPATH": str(tmp_path)}):
+        # 3 MiB: spooled to a temporary file, read intact.
+        size = 3 * 1024 * 1024
+        reply = exchange(post + f"Content-Length: {size}\r\n", b"u" * size)
+        assert reply.startswith(b"HTTP/1.1 200 OK")
+        assert reply.endswith(f"{size} SpooledTemporaryFile".encode())
+        # Declared over the limit, waiting for 100 Continue: answered 413 at
+        # once, without the body ever being asked for.
+        reply = exchange(post + "Content-Length: 50000000\r\nExpect: 100-continue\r\n")
+        assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
+        assert b"100 Continue" not in reply
+        # Chunked, over the limit: 413 once the limit is passed, while the
+        # client is still sending (it stops when the answer comes).
+        reply = send_chunked_until_answered(port, post)
+        assert reply == b"" or reply.startswith(b"HTTP/1.1 413"), reply[:200]
+        # Chunked, under it: read whole.
+        reply = exchange(
+            post + "Transfer-Encoding: chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n"
+        )
+        assert reply.endswith(b"5 BytesIO")
+    output = log.read_text()
+    assert "Traceback" not in output
+    # The server's access log: the two refused uploads were 413s.
+    assert output.count('"POST /upload HTTP/1.1" 413') == 2, output

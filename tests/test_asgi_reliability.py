@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -21,7 +19,7 @@ from pathlib import Path
 from erlen import Erlen, Response, g, request, session
 from erlen.ctx import AppContext, RequestContext
 from erlen.globals import _cv_app, _cv_request
-from examples.blog.tests._support import free_port, stop, wait_for_port
+from examples.blog.tests._support import free_port, running
 
 Message = dict[str, t.Any]
 T = t.TypeVar("T")
@@ -491,21 +489,8 @@ def test_1000_concurrent_long_polls_under_uvicorn(tmp_path: Path) -> None:
         return await asyncio.wait_for(asyncio.gather(*polls), 60), grown
 
     log = tmp_path / "uvicorn.log"
-    env = {"PYTHONPATH": str(tmp_path)}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=tmp_path,
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            wait_for_port(port, process, log)
-            responses, grown = asyncio.run(main(process.pid))
-        finally:
-            stop(process)
+    with running(command, port, log, {"PYTHONPATH": str(tmp_path)}) as process:
+        responses, grown = asyncio.run(main(process.pid))
     for n, response in enumerate(responses):
         assert response.startswith(b"HTTP/1.1 200 OK"), response[:100]
         assert response.endswith(f"served {n}".encode())
