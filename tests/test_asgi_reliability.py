@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import socket
 import sys
 import time
 import tracemalloc
 import typing as t
 from pathlib import Path
+
+import pytest
 
 from erlen import Erlen, Response, g, request, session
 from erlen.ctx import AppContext, RequestContext
@@ -25,7 +28,7 @@ Message = dict[str, t.Any]
 T = t.TypeVar("T")
 CONCURRENT = 1000
 #: Bytes of traced memory each in-flight request may hold (scope, environ,
-#: contexts, the request's task and coroutine frames); measured ~9 KiB.
+#: contexts, the request's task and coroutine frames); measured ~8 KiB.
 IN_FLIGHT_BOUND = 24 * 1024
 #: Growth allowed once every request has finished.
 AFTER_BOUND = 256 * 1024
@@ -497,3 +500,97 @@ def test_1000_concurrent_long_polls_under_uvicorn(tmp_path: Path) -> None:
     print(f"uvicorn RSS grew by {grown} KiB with {CONCURRENT} requests waiting")
     assert grown < 64 * 1024
     assert "Traceback" not in log.read_text()
+
+
+DISCONNECT_APP = """
+import os
+
+from erlen import Erlen, request
+
+app = Erlen(__name__)
+EVENTS = os.environ["EVENTS_FILE"]
+
+
+def note(line):
+    with open(EVENTS, "a") as out:
+        out.write(line + "\\n")
+
+
+@app.post("/upload")
+def upload():
+    note("upload view ran")
+    return str(len(request.get_data()))
+
+
+@app.route("/stream")
+def stream():
+    def gen():
+        try:
+            for i in range(10_000_000):
+                yield f"chunk {i:08d}\\n" * 100
+        finally:
+            note("stream closed")
+
+    return gen()
+
+
+@app.teardown_request
+def teardown(exc):
+    note(f"teardown {request.path}")
+"""
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "hypercorn"])
+def test_clients_leaving_mid_body_and_mid_stream_under_a_real_server(
+    server: str, tmp_path: Path
+) -> None:
+    (tmp_path / "disconnect_app.py").write_text(DISCONNECT_APP)
+    events = tmp_path / "events.txt"
+    events.touch()
+    port = free_port()
+    binary = str(Path(sys.executable).parent / server)
+    if server == "uvicorn":
+        command = [binary, "--host=127.0.0.1", f"--port={port}"]
+    else:
+        command = [binary, f"--bind=127.0.0.1:{port}"]
+    command.append("disconnect_app:app.asgi_app")
+
+    def wait_for(line: str) -> list[str]:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            lines = events.read_text().splitlines()
+            if line in lines:
+                return lines
+            time.sleep(0.05)
+        raise AssertionError(f"{line!r} never logged: {events.read_text()}")
+
+    env = {"PYTHONPATH": str(tmp_path), "EVENTS_FILE": str(events)}
+    with running(command, port, tmp_path / "server.log", env):
+        http = "HTTP/1.1\r\nHost: t\r\n"
+        # Mid-body: half of a declared body, then gone.
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(
+                    f"POST /upload {http}Content-Length: 100000\r\n\r\n".encode()
+                    + b"x" * 50_000
+                )
+        # Mid-stream: read a little of an endless stream, then gone.
+        for _ in range(5):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(f"GET /stream {http}\r\n".encode())
+                assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            assert "teardown /stream" in wait_for("stream closed")
+            events.write_text("")
+        # Still serving, and no view ever saw a cut body.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            close = "Connection: close\r\n"
+            sock.sendall(
+                f"POST /upload {http}Content-Length: 5\r\n{close}\r\nhello".encode()
+            )
+            reply = b""
+            while part := sock.recv(65536):
+                reply += part
+        assert reply.endswith(b"\r\n\r\n5"), reply
+        lines = wait_for("teardown /upload")
+    assert lines == ["upload view ran", "teardown /upload"]
+    assert "Traceback" not in (tmp_path / "server.log").read_text()
