@@ -548,12 +548,11 @@ def test_sync_pieces_of_one_request_share_a_thread_sqlite_on_g(tmp_path: Path) -
         setup.execute("create table t (v text)")
         setup.execute("insert into t values ('stored')")
     setup.close()
-    threads: list[int] = []
-    closed: list[bool] = []
+    same_thread: list[tuple[str, bool]] = []
 
     @app.before_request
     def open_db() -> None:
-        threads.append(threading.get_ident())
+        g.thread = threading.get_ident()
         g.db = sqlite3.connect(database)  # thread-affine: check_same_thread
 
     @app.before_request
@@ -562,14 +561,13 @@ def test_sync_pieces_of_one_request_share_a_thread_sqlite_on_g(tmp_path: Path) -
 
     @app.route("/")
     def index() -> str:
-        threads.append(threading.get_ident())
+        same_thread.append(("view", g.thread == threading.get_ident()))
         return str(g.db.execute("select v from t").fetchone()[0])
 
     @app.teardown_request
     def close_db(exc: BaseException | None) -> None:
-        threads.append(threading.get_ident())
+        same_thread.append(("teardown", g.thread == threading.get_ident()))
         g.db.close()
-        closed.append(True)
 
     async def main() -> list[Conn]:
         conns = [Conn() for _ in range(6)]
@@ -580,8 +578,7 @@ def test_sync_pieces_of_one_request_share_a_thread_sqlite_on_g(tmp_path: Path) -
 
     conns = asyncio.run(main())
     assert [c.body for c in conns] == [b"stored"] * 6
-    assert closed == [True] * 6
-    assert len(threads) == 18
+    assert sorted(same_thread) == [("teardown", True)] * 6 + [("view", True)] * 6
 
 
 def test_worker_pool_is_bounded_and_extra_requests_wait() -> None:
