@@ -933,6 +933,15 @@ class SeparatedPathType(click.Path):
     f" change. Multiple patterns are separated by {os.path.pathsep!r}.",
 )
 @click.option(
+    "--reloader-type",
+    type=click.Choice(["auto", "stat", "watchdog"]),
+    default="auto",
+    cls=_ErlenOption,
+    help="How the reloader watches files: 'auto' uses watchdog when it is"
+    " installed, else polling ('stat'). Where inotify loses events (some"
+    " containers), use 'stat'.",
+)
+@click.option(
     "--asgi",
     is_flag=True,
     default=False,
@@ -952,6 +961,7 @@ def run_command(
     cert: ssl.SSLContext | tuple[str, str | None] | t.Literal["adhoc"] | None,
     extra_files: list[str] | None,
     exclude_patterns: list[str] | None,
+    reloader_type: str,
     asgi: bool,
 ) -> None:
     """Run a local development server.
@@ -1006,6 +1016,7 @@ def run_command(
         ssl_context=cert,
         extra_files=extra_files,
         exclude_patterns=exclude_patterns,
+        reloader_type=reloader_type,
     )
 
 
