@@ -24,7 +24,7 @@ CONVERTERS = ["<v>", "<int:v>", "<float:v>", "<path:v>", "<any(a, b):v>", "p-<v>
 
 
 @st.composite
-def rule_specs(draw: st.DrawFn) -> tuple[str, bool, frozenset[str], bool]:
+def rule_specs(draw: st.DrawFn) -> tuple[str, bool, frozenset[str], bool | str]:
     parts = draw(st.lists(st.sampled_from(SEGMENTS), min_size=0, max_size=3))
     if draw(st.booleans()):
         pos = draw(st.integers(0, len(parts)))
@@ -37,6 +37,9 @@ def rule_specs(draw: st.DrawFn) -> tuple[str, bool, frozenset[str], bool]:
     strict = draw(st.booleans())
     methods = frozenset(draw(st.sampled_from([["GET"], ["POST"], ["GET", "POST"]])))
     with_default = draw(st.booleans()) and "<" not in path
+    if draw(st.integers(0, 2)) == 0:
+        # A websocket rule: plain requests it alone matches are Werkzeug's 400.
+        return path, strict, frozenset(["GET"]), "ws"
     return path, strict, methods, with_default
 
 
@@ -49,10 +52,11 @@ def paths(draw: st.DrawFn) -> str:
     return path
 
 
-def _build_map(specs: list[tuple[str, bool, frozenset[str], bool]]) -> Map:
+def _build_map(specs: list[tuple[str, bool, frozenset[str], bool | str]]) -> Map:
     url_map = Map()
     for i, (path, strict, methods, with_default) in enumerate(specs):
-        defaults = {"d": 1} if with_default else None
+        ws = with_default == "ws"
+        defaults = {"d": 1} if with_default and not ws else None
         url_map.add(
             Rule(
                 path,
@@ -60,6 +64,7 @@ def _build_map(specs: list[tuple[str, bool, frozenset[str], bool]]) -> Map:
                 methods=methods,
                 strict_slashes=strict,
                 defaults=defaults,
+                websocket=ws,
             )
         )
     return url_map

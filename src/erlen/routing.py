@@ -132,11 +132,14 @@ class CompiledMatcher:
             if rule.defaults:
                 with_defaults.setdefault(rule.endpoint, []).append(rule)
         for rule in rules:
-            if rule.websocket or rule.subdomain or rule.host:
+            if rule.subdomain or rule.host:
                 self.enabled = False
                 return
             if (
-                rule.alias
+                # Werkzeug matches websocket rules only on websocket requests
+                # (a plain request that only they match is a 400): deferred.
+                rule.websocket
+                or rule.alias
                 or rule.redirect_to is not None
                 or any(r is not rule for r in with_defaults.get(rule.endpoint, ()))
             ):
