@@ -1,13 +1,16 @@
 """Compare erlen with Flask, Falcon, Bottle and a bare WSGI callable, run two
 real Flask applications on both, and compare erlen's ASGI side with Starlette,
-FastAPI, Quart and Falcon's ASGI app.
+FastAPI, Quart and Falcon's ASGI app; then websocket echo round trips and
+server-sent events per second under uvicorn for erlen, Starlette and Quart
+(:mod:`benchmarks.realtime`).
 
 ``python -m benchmarks.run [--quick] [--no-servers] [--scenarios a,b]
 [--frameworks a,b] [--asgi-frameworks a,b] [--rounds N] [--seconds S]
 [--output docs/benchmarks.md]``
 
 ``BENCH_QUICK=1`` (or ``--quick``) is the development mode: few rounds and
-requests, in-process only, JSON written, docs/benchmarks.md left alone.
+requests, in-process only, JSON written, docs/benchmarks.md left alone
+(``python -m benchmarks.realtime --quick`` is the websocket/SSE section's).
 
 Each framework runs in its own subprocess; rounds are interleaved across
 frameworks and the median of the rounds is reported. Only ratios within one
@@ -31,6 +34,7 @@ import time
 import typing as t
 from importlib import metadata
 
+from . import realtime as realtime_bench
 from .asgi_worker import ASGI_SCENARIOS, ERLEN_ASGI_SCENARIOS
 from .real_apps import ensure_flaskr
 from .scenarios import REAL, SCENARIOS
@@ -306,8 +310,14 @@ def _wrk(port: int, seconds: int) -> dict[str, float]:
     return {"rps": rps, "p99_ms": p99, "non_2xx": non_2xx}
 
 
-def _serve_and_load(cmd: list[str], port: int, seconds: int) -> dict[str, t.Any]:
-    """Start a server (its own process group), load it with wrk, stop it."""
+def _serve_and_load(
+    cmd: list[str],
+    port: int,
+    seconds: int,
+    load: t.Callable[[int], dict[str, t.Any]] | None = None,
+) -> dict[str, t.Any]:
+    """Start a server (its own process group), load it with wrk (or
+    ``load(port)``), stop it."""
     proc = subprocess.Popen(
         cmd,
         cwd=ROOT,
@@ -318,7 +328,7 @@ def _serve_and_load(cmd: list[str], port: int, seconds: int) -> dict[str, t.Any]
     )
     try:
         _wait_port(port, proc)
-        return _wrk(port, seconds)
+        return load(port) if load is not None else _wrk(port, seconds)
     except (RuntimeError, subprocess.SubprocessError) as exc:
         return {"error": str(exc).splitlines()[0][:80]}
     finally:
@@ -454,6 +464,7 @@ def versions() -> dict[str, str]:
         "fastapi",
         "quart",
         "uvicorn",
+        "websockets",
     ):
         try:
             out[dist] = metadata.version(dist)
@@ -620,6 +631,9 @@ def render(results: dict[str, t.Any]) -> str:
             "",
         ]
         lines += _server_table(asrv)
+    rt = results.get("realtime")
+    if rt:
+        lines += realtime_bench.render(rt)
     imp = results.get("import_ms")
     if imp:
         lines += [
@@ -736,6 +750,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--no-servers", action="store_true")
     p.add_argument("--no-asgi", action="store_true")
+    p.add_argument(
+        "--no-realtime",
+        action="store_true",
+        help="skip the websocket/SSE section (alone: python -m benchmarks.realtime)",
+    )
     p.add_argument("--scenarios", default=",".join(SCENARIOS))
     p.add_argument("--frameworks", default=",".join(FRAMEWORKS))
     p.add_argument("--asgi-frameworks", default=",".join(ASGI_FRAMEWORKS))
@@ -818,6 +837,11 @@ def main(argv: list[str] | None = None) -> int:
                         asrv[f"{server}/erlen"] = {"error": "no app.asgi_app yet"}
                 results["asgi"]["servers"] = asrv
                 lap("asgi servers")
+            if not args.no_realtime:
+                results["realtime"] = realtime_bench.realtime(
+                    realtime_bench.FRAMEWORKS, 3.0, 2
+                )
+                lap("websockets, sse")
     results["wall_seconds"] = round(time.monotonic() - started, 1)
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as f:
