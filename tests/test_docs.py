@@ -300,5 +300,7 @@ def test_api_reference_covers_every_public_module() -> None:
         "signals",
         "cli",
         "logging",
+        "asgi",
+        "uploads",
     ):
         assert f"::: erlen.{module}" in api, module

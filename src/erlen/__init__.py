@@ -42,6 +42,8 @@ from .templating import render_template as render_template
 from .templating import render_template_string as render_template_string
 from .templating import stream_template as stream_template
 from .templating import stream_template_string as stream_template_string
+from .uploads import body_chunks as body_chunks
+from .uploads import streamed_body as streamed_body
 from .wrappers import Request as Request
 from .wrappers import Response as Response
 

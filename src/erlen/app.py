@@ -1425,6 +1425,9 @@ class Erlen(Scaffold):
         (streamed), response objects, WSGI callables, and ``(body, status)``,
         ``(body, headers)`` or ``(body, status, headers)`` tuples.
         """
+        if rv.__class__ is str:
+            # PERF: the commonest value; what the general path below does.
+            return self.response_class(rv)
         status: t.Any = None
         headers: t.Any = None
         if isinstance(rv, tuple):

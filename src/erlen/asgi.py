@@ -41,6 +41,7 @@ from urllib.parse import unquote_to_bytes
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .core import RawResponse, RawStream, Steps, invoke
+from .uploads import RECEIVE_KEY
 from .websockets import serve_websocket
 from .wrappers import _EncodedStream
 
@@ -48,6 +49,7 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
     from .app import Erlen
+    from .ctx import RequestContext
 
 T = t.TypeVar("T")
 
@@ -99,20 +101,28 @@ async def _http(
     app: Erlen, scope: ASGIScope, receive: ASGIReceive, send: ASGISend
 ) -> None:
     """One HTTP request, top to bottom."""
-    body = await _receive_body(app, scope, receive)
-    if body is None:
-        # The client went away (or half-closed) before the body was complete:
-        # no view sees a truncated body; a client still listening gets a 400.
-        await _send_incomplete_body(send)
-        return
-    environ = environ_from_scope(scope, *body)
+    ctx = None
+    if _streamed_endpoints(app) and "wsgi_app" not in app.__dict__:
+        ctx = _streamed_view_context(app, scope, receive)
+    if ctx is None:
+        body = await _receive_body(app, scope, receive)
+        if body is None:
+            # The client went away (or half-closed) before the body was
+            # complete: no view sees a truncated body; a client still
+            # listening gets a 400.
+            await _send_incomplete_body(send)
+            return
+        environ = environ_from_scope(scope, *body)
+    else:
+        environ = ctx.environ
     lane = Lane(app)
     try:
         if "wsgi_app" in app.__dict__:
             # WSGI middleware replaced wsgi_app: run it, so it behaves the same.
             await _serve_wsgi(app.wsgi_app, environ, send, receive, lane)
             return
-        ctx = app.request_context(environ)
+        if ctx is None:
+            ctx = app.request_context(environ)
         response = await drive(app._handle(ctx), lane, app)
         await _send_response(response, environ, send, receive, lane)
     finally:
@@ -120,6 +130,46 @@ async def _http(
 
 
 # -- the body and the environ ------------------------------------------------
+
+
+def _streamed_endpoints(app: Erlen) -> frozenset[str]:
+    """The endpoints whose views read the body as it arrives
+    (:func:`erlen.uploads.streamed_body`); fixed from the first request on."""
+    found: frozenset[str] | None = app.__dict__.get("_streamed_endpoints")
+    if found is None:
+        found = frozenset(
+            endpoint
+            for endpoint, view in app.view_functions.items()
+            if getattr(view, "streamed_body", False)
+        )
+        if app._got_first_request:
+            app.__dict__["_streamed_endpoints"] = found
+    return found
+
+
+def _streamed_view_context(
+    app: Erlen, scope: ASGIScope, receive: ASGIReceive
+) -> RequestContext | None:
+    """For a request to a streamed view, its context, matched, with the body
+    left to :func:`erlen.uploads.body_chunks`; else ``None``."""
+    environ = environ_from_scope(scope, BytesIO(), _declared_length(scope))
+    ctx = app.request_context(environ)
+    ctx.match_request()
+    rule = ctx._rule
+    if rule is None or rule.endpoint not in _streamed_endpoints(app):
+        return None
+    environ[RECEIVE_KEY] = receive
+    return ctx
+
+
+def _declared_length(scope: ASGIScope) -> int | None:
+    for name, value in scope["headers"]:
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 async def _receive_body(
