@@ -37,6 +37,7 @@ from importlib import metadata
 from . import realtime as realtime_bench
 from .asgi_worker import ASGI_SCENARIOS, ERLEN_ASGI_SCENARIOS
 from .real_apps import ensure_flaskr
+from . import chart
 from .scenarios import REAL, SCENARIOS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -562,6 +563,9 @@ def render(results: dict[str, t.Any]) -> str:
         )
         + ")",
         "",
+        "![How many times faster than Flask erlen serves each scenario, real"
+        " pages first](benchmarks.svg)",
+        "",
     ]
 
     def cell(fw: str, s: str) -> str:
@@ -847,6 +851,9 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.json, "w") as f:
         json.dump(results, f, indent=2)
     if not args.quick:
+        chart.draw(
+            results, os.path.join(os.path.dirname(args.output), "benchmarks.svg")
+        )
         with open(args.output, "w") as f:
             f.write(render(results) + "\n")
     print(render(results))
