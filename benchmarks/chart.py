@@ -50,7 +50,7 @@ def draw(results: dict[str, t.Any], path: str = CHART) -> str:
     ax.axvline(1.0, color="#333333", linewidth=0.8)
     ax.set_xlabel("Flask µs / erlen µs (higher is faster; 1 = Flask)")
     ax.set_title("erlen vs Flask, same app, same run (red: real pages)")
-    for bar, value in zip(bars, values):
+    for bar, value in zip(bars, values, strict=True):
         ax.text(
             bar.get_width(),
             bar.get_y() + bar.get_height() / 2,

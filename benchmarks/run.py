@@ -34,10 +34,10 @@ import time
 import typing as t
 from importlib import metadata
 
+from . import chart
 from . import realtime as realtime_bench
 from .asgi_worker import ASGI_SCENARIOS, ERLEN_ASGI_SCENARIOS
 from .real_apps import ensure_flaskr
-from . import chart
 from .scenarios import REAL, SCENARIOS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
