@@ -44,7 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Erlen:
         )
         app.config["SECRET_KEY"] = keys.load_or_create_secret_key(key_file)
 
-    from . import api, auth, csrf, db, errors, markup, posts
+    from . import api, auth, csrf, db, errors, live, markup, posts
 
     db.init_app(app)
     csrf.init_app(app)
@@ -53,6 +53,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Erlen:
     app.register_blueprint(auth.bp)
     app.register_blueprint(posts.bp)
     app.register_blueprint(api.bp)
+    live.init_app(app)
 
     hops = int(app.config["PROXY_HOPS"])
     if hops > 0:

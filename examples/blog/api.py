@@ -23,7 +23,7 @@ from typing import Any, TypeVar, cast
 
 from erlen import Blueprint, Response, current_app, g, jsonify, request, url_for
 
-from . import csrf, models, tokens
+from . import csrf, live, models, tokens
 from .auth import login_required
 from .errors import json_error
 from .markup import render_markdown
@@ -175,6 +175,7 @@ def create_post() -> Any:
     """Create a post from ``{"title": ..., "body": ...}``; 201 with its JSON."""
     data = validated(json_body(), partial=False)
     post_id = models.create_post(g.user["id"], data["title"], data["body"])
+    live.publish_post(post_id)
     post = models.get_post(post_id)
     assert post is not None
     response = jsonify(post_to_json(post))

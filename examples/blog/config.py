@@ -32,5 +32,13 @@ class DefaultConfig:
     #: values, so client addresses and external URLs are right. Leave 0 when
     #: clients connect directly: they could forge those headers.
     PROXY_HOPS = 0
+    #: Where new posts are announced to open pages (``BLOG_BROADCAST_URL``):
+    #: ``memory://`` reaches the pages served by this process only (enough for
+    #: ``make demo`` and one worker); ``redis://host:6379/0`` reaches every
+    #: worker on every host. See :mod:`examples.blog.live`.
+    BROADCAST_URL = "memory://"
+    #: Seconds between keep-alive comments on an idle live stream; proxies
+    #: keep the connection open, and a WSGI server notices a page has gone.
+    LIVE_PING_SECONDS = 15.0
     #: Reject request bodies larger than 1 MiB (413).
     MAX_CONTENT_LENGTH = 1024 * 1024

@@ -138,6 +138,20 @@ def list_posts(page: int, per_page: int) -> Page:
     return Page(items=rows, page=page, per_page=per_page, total=total)
 
 
+def posts_after(post_id: int, limit: int) -> list[sqlite3.Row]:
+    """The posts with an id above ``post_id``, oldest first: the newest
+    ``limit`` of them (what a reconnecting live page missed)."""
+    rows = (
+        get_db()
+        .execute(
+            f"{_POST_SELECT} WHERE p.id > ? ORDER BY p.id DESC LIMIT ?",
+            (post_id, limit),
+        )
+        .fetchall()
+    )
+    return rows[::-1]
+
+
 def create_post(author_id: int, title: str, body: str) -> int:
     """Insert a post; returns its id."""
     conn = get_db()

@@ -17,7 +17,7 @@ from erlen import (
     url_for,
 )
 
-from . import models
+from . import live, models
 from .auth import login_required
 
 bp = Blueprint("blog", __name__)
@@ -71,6 +71,7 @@ def create() -> Any:
         errors = models.validate_post(values)
         if not errors:
             post_id = models.create_post(g.user["id"], values["title"], values["body"])
+            live.publish_post(post_id)
             flash("Your post was published.", "success")
             return redirect(url_for("blog.view", post_id=post_id))
         flash("Please correct the errors below.", "error")
