@@ -138,6 +138,12 @@ def list_posts(page: int, per_page: int) -> Page:
     return Page(items=rows, page=page, per_page=per_page, total=total)
 
 
+def newest_post_id() -> int:
+    """The highest post id (0 if there are none): where a live page starts."""
+    newest: int | None = get_db().execute("SELECT MAX(id) FROM post").fetchone()[0]
+    return newest or 0
+
+
 def posts_after(post_id: int, limit: int) -> list[sqlite3.Row]:
     """The posts with an id above ``post_id``, oldest first: the newest
     ``limit`` of them (what a reconnecting live page missed)."""

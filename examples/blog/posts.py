@@ -48,7 +48,9 @@ def index() -> str:
     result = models.list_posts(page, current_app.config["POSTS_PER_PAGE"])
     if page > result.pages:
         abort(404, description=f"There is no page {page}; the last is {result.pages}.")
-    return render_template("blog/index.html", page=result)
+    # Page 1 shows new posts live, from the newest id there is now on.
+    live_after = models.newest_post_id() if page == 1 else None
+    return render_template("blog/index.html", page=result, live_after=live_after)
 
 
 @bp.get("/posts/<int:post_id>")

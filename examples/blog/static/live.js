@@ -32,6 +32,9 @@
 
   var url = list.dataset.live + "?after=" + encodeURIComponent(list.dataset.after || "0");
   var source = new EventSource(url);
+  // "open" or "reconnecting", for styles and tests.
+  source.addEventListener("open", function () { list.dataset.liveState = "open"; });
+  source.addEventListener("error", function () { list.dataset.liveState = "reconnecting"; });
   source.addEventListener("post", function (event) {
     var post = JSON.parse(event.data);
     if (list.querySelector('[data-post-id="' + Number(post.id) + '"]')) return;

@@ -22,12 +22,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from playwright.sync_api import Browser, Page, expect
 
 from examples.blog import create_app, live, models, tokens
-from examples.blog.db import create_user
+from examples.blog.db import create_user, seed_demo
 
 from ._support import ROOT, free_port, running, server_command
 from .conftest import Auth, form
+from .test_browser import TIMEOUT_MS, browser
+
+__all__ = ["browser"]  # the fixture: headless Chromium at /usr/bin/chromium
 
 if str(ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests"))
@@ -572,3 +576,91 @@ def test_memory_backend_reaches_only_its_own_worker(tmp_path: Path) -> None:
         finally:
             for conn in [*subscribers.values(), *publishers.values()]:
                 conn.close()
+
+
+# -- Chromium: one page publishes, the other sees it -----------------------------------
+
+#: A title that would run script if it were ever inserted as HTML.
+NASTY_TITLE = '<img src=x onerror="window.pwned=1">Live & <b>well</b>'
+
+
+@pytest.fixture(scope="module", params=["serve", "uvicorn+redis"])
+def live_site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The demo blog under the development server (one process, memory://)
+    or uvicorn with 2 workers on a real redis-server; yields its base URL."""
+    folder = tmp_path_factory.mktemp("live-browser")
+    port = free_port()
+    database = folder / "blog.sqlite"
+    env = {"BLOG_DATABASE": str(database), "BLOG_SECRET_KEY": "live-browser"}
+    if request.param == "serve":
+        command = [sys.executable, "-m", "examples.blog.serve", "--port", str(port)]
+    else:
+        redis: RedisServer = request.getfixturevalue("redis_server")
+        env["BLOG_BROADCAST_URL"] = redis.url
+        env["BLOG_BROADCAST_PREFIX"] = "blog-live-browser:"
+        app = create_app({"DATABASE": str(database), "SECRET_KEY": "seed"})
+        with app.app_context():
+            seed_demo()
+        command = server_command("uvicorn", port)
+    log = folder / "server.log"
+    with running(command, port, log, env):
+        yield f"http://127.0.0.1:{port}"
+    assert "Traceback" not in log.read_text(), log.read_text()
+
+
+@contextmanager
+def new_page(browser: Browser, base: str) -> Iterator[Page]:
+    """A page in a browser context of its own (own cookies), closed after,
+    so its event stream is closed before the server stops."""
+    context = browser.new_context(base_url=base)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def test_a_published_post_appears_on_an_open_index(
+    browser: Browser, live_site: str
+) -> None:
+    with new_page(browser, live_site) as reader, new_page(browser, live_site) as writer:
+        errors: list[str] = []
+        reader.on("pageerror", lambda error: errors.append(str(error)))
+        reader.goto("/")
+        posts = reader.locator("#posts")
+        expect(posts).to_have_attribute("data-live-state", "open")
+        reader.evaluate("window.sameDocument = true")
+        count = reader.locator("article.post-summary").count()
+
+        writer.goto("/auth/login")
+        writer.get_by_label("Username").fill("demo")
+        writer.get_by_label("Password").fill("demo")
+        writer.get_by_role("button", name="Log in").click()
+        expect(writer.locator(".who")).to_have_text("Signed in as demo")
+        writer.goto("/posts/new")
+        writer.get_by_label("Title").fill(NASTY_TITLE)
+        writer.get_by_label("Body").fill(
+            "Pushed **live** <script>window.pwned=2</script>"
+        )
+        writer.get_by_role("button", name="Publish").click()
+        expect(writer.locator("article.post h1")).to_have_text(NASTY_TITLE)
+
+        first = reader.locator("article.post-summary").first
+        expect(first.locator("h2 a")).to_have_text(NASTY_TITLE)
+        expect(reader.locator("article.post-summary")).to_have_count(count + 1)
+        expect(first.locator(".meta strong")).to_have_text("demo")
+        expect(first.locator(".excerpt")).to_have_text(
+            "Pushed live <script>window.pwned=2</script>"
+        )
+        post_url = writer.url.removeprefix(live_site)
+        expect(first.locator("h2 a")).to_have_attribute("href", post_url)
+        # Text, not HTML; and the same document: no reload happened.
+        assert posts.locator("img, b, script").count() == 0
+        assert reader.evaluate("window.pwned") is None
+        assert reader.evaluate("window.sameDocument") is True
+        assert errors == []
+
+        first.locator("h2 a").click()
+        expect(reader.locator("article.post h1")).to_have_text(NASTY_TITLE)
