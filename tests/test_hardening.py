@@ -308,9 +308,14 @@ def test_production_error_page_reveals_nothing() -> None:
 
 
 def safe_next_url(target: str, host: str) -> str:
-    """The pattern docs/security.md recommends: only same-site paths."""
+    """The pattern docs/security.md recommends: only same-site paths (no
+    ``//`` or ``///`` hosts, backslashes or control characters)."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return "/"
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or "\\" in target:
+    if parts.scheme or parts.netloc:
         return "/"
     return target
 
@@ -324,6 +329,9 @@ def test_open_redirect_protocol_relative() -> None:
     assert safe_next_url("https://evil.example", "localhost") == "/"
     assert safe_next_url("/\\evil.example", "localhost") == "/"
     assert safe_next_url("/account?tab=2", "localhost") == "/account?tab=2"
+    for attack in ("///evil.example", "/\t/evil.example", "/\n/x", "/%09/ok"):
+        expected = "/%09/ok" if attack == "/%09/ok" else "/"
+        assert safe_next_url(attack, "localhost") == expected
 
 
 # -- malformed input never gives a 5xx ----------------------------------------
