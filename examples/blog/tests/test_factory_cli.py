@@ -39,7 +39,9 @@ def test_defaults_and_test_config(app: Erlen) -> None:
     assert app.config["SECRET_KEY"] == "test-secret"
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert app.testing is True
-    assert set(app.blueprints) == {"auth", "blog", "api"}
+    assert set(app.blueprints) == {"auth", "blog", "api", "live"}
+    assert app.config["BROADCAST_URL"] == "memory://"
+    assert app.extensions["broadcast"].backend_name == "memory"
 
 
 def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -47,8 +49,11 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.setenv("BLOG_DATABASE", str(database))
     monkeypatch.setenv("BLOG_SECRET_KEY", "from-env")
     monkeypatch.setenv("BLOG_POSTS_PER_PAGE", "2")  # JSON-decoded to an int
+    monkeypatch.setenv("BLOG_BROADCAST_URL", "redis://127.0.0.1:1/0")
     app = create_app()
     assert app.config["DATABASE"] == str(database)
+    # Not connected until a post is published or a page subscribes.
+    assert app.extensions["broadcast"].url == "redis://127.0.0.1:1/0"
     assert app.config["SECRET_KEY"] == "from-env"
     assert app.config["POSTS_PER_PAGE"] == 2
     assert app.testing is False
