@@ -17,7 +17,9 @@ itself, sending the id of the last event it saw in ``Last-Event-ID``.
 
 Over ASGI the stream is an async generator (no thread held per open page);
 over WSGI a sync one that wakes every :data:`POLL_SECONDS` so it is closed
-soon after its page has gone.
+soon after its page has gone. A WSGI server with a single thread per worker
+(gunicorn's default sync workers) gets ``204 No Content`` instead: one open
+page would hold a whole worker.
 """
 
 from __future__ import annotations
@@ -121,9 +123,22 @@ def _missed(
         return [post_event_data(row) for row in rows]
 
 
+def _one_thread_per_worker(environ: dict[str, Any]) -> bool:
+    """Whether a WSGI server runs one request at a time per worker process
+    (gunicorn's default sync workers): a stream would take the worker."""
+    return "SERVER_SOFTWARE" in environ and not environ.get("wsgi.multithread")
+
+
 @bp.get("/live/posts")
 def posts() -> Any:
-    """``text/event-stream`` of ``post`` events, one per new post."""
+    """``text/event-stream`` of ``post`` events, one per new post.
+
+    Under a WSGI server with one thread per worker the answer is ``204 No
+    Content``, which tells ``EventSource`` not to reconnect: the page works,
+    without live updates, and no worker is held by an open page.
+    """
+    if _one_thread_per_worker(request.environ):
+        return "", 204
     app: Erlen = current_app._get_current_object()  # type: ignore[attr-defined]
     broadcast = get_broadcast()
     after = _resume_after()

@@ -32,9 +32,11 @@
 
   var url = list.dataset.live + "?after=" + encodeURIComponent(list.dataset.after || "0");
   var source = new EventSource(url);
-  // "open" or "reconnecting", for styles and tests.
+  // "open", "reconnecting" or "closed" (the server said 204: not live here).
   source.addEventListener("open", function () { list.dataset.liveState = "open"; });
-  source.addEventListener("error", function () { list.dataset.liveState = "reconnecting"; });
+  source.addEventListener("error", function () {
+    list.dataset.liveState = source.readyState === EventSource.CLOSED ? "closed" : "reconnecting";
+  });
   source.addEventListener("post", function (event) {
     var post = JSON.parse(event.data);
     if (list.querySelector('[data-post-id="' + Number(post.id) + '"]')) return;

@@ -16,6 +16,7 @@ import re
 import socket
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -664,3 +665,42 @@ def test_a_published_post_appears_on_an_open_index(
 
         first.locator("h2 a").click()
         expect(reader.locator("article.post h1")).to_have_text(NASTY_TITLE)
+
+
+# -- WSGI servers with one thread per worker ------------------------------------------
+
+
+def test_a_single_threaded_wsgi_server_gets_no_stream(client: ErlenClient) -> None:
+    response = client.get(
+        "/live/posts",
+        environ_overrides={"SERVER_SOFTWARE": "gunicorn/23", "wsgi.multithread": False},
+    )
+    assert response.status_code == 204
+    assert response.data == b""
+    threaded = client.get(
+        "/live/posts",
+        buffered=False,
+        environ_overrides={"SERVER_SOFTWARE": "gunicorn/23", "wsgi.multithread": True},
+    )
+    try:
+        assert threaded.status_code == 200
+        assert threaded.headers["Content-Type"].startswith("text/event-stream")
+    finally:
+        threaded.close()
+
+
+def test_gunicorn_sync_workers_are_not_held_by_open_pages(tmp_path: Path) -> None:
+    # Under gunicorn's default sync workers (2 here), more open pages than
+    # workers: each stream request is answered 204, and the site still serves.
+    _prepare_database(tmp_path / "blog.sqlite")
+    port = free_port()
+    env = {"BLOG_DATABASE": str(tmp_path / "blog.sqlite"), "BLOG_SECRET_KEY": "g"}
+    log = tmp_path / "gunicorn.log"
+    with running(server_command("gunicorn", port), port, log, env):
+        for _ in range(4):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/live/posts")
+            with urllib.request.urlopen(request, timeout=WAIT) as response:
+                assert response.status == 204
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=WAIT) as page:
+            assert page.status == 200
+            assert b'data-live="/live/posts"' in page.read()
