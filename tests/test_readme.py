@@ -257,7 +257,7 @@ SYSTEM_DEPS = ROOT / "scripts" / "system-deps.sh"
 
 
 def test_make_test_installs_system_packages_before_anything_else() -> None:
-    result = run(["make", "-n", "test"], cwd=ROOT)
+    result = run(["make", "--no-print-directory", "-n", "test"], cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "bash scripts/system-deps.sh"
     ci = (ROOT / ".ci" / "run").read_text()
@@ -267,7 +267,7 @@ def test_make_test_installs_system_packages_before_anything_else() -> None:
         "make test",
     ]
     # make demo does not need them.
-    demo = run(["make", "-n", "demo"], cwd=ROOT)
+    demo = run(["make", "--no-print-directory", "-n", "demo"], cwd=ROOT)
     assert "system-deps" not in demo.stdout
 
 
