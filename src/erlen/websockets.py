@@ -205,7 +205,8 @@ class Websocket:
     ) -> None:
         """Accept the handshake, choosing ``subprotocol`` (one of
         :attr:`requested_subprotocols`) and adding ``headers`` to the
-        server's ``101 Switching Protocols`` response."""
+        server's ``101 Switching Protocols`` response. Raises
+        :class:`WebsocketDisconnect` (1006) if the client has already gone."""
         if self.accepted:
             raise RuntimeError("The websocket was already accepted.")
         if self.closed:
@@ -217,7 +218,11 @@ class Websocket:
             message["headers"] = _header_list(headers)
         self.accepted = True
         self.subprotocol = subprotocol
-        await self._send(message)
+        try:
+            await self._send(message)
+        except OSError as e:  # The client left before the handshake's answer.
+            self.disconnected = WebsocketDisconnect(1006)
+            raise self.disconnected from e
 
     async def receive(self) -> str | bytes:
         """The next message from the client: ``str`` for a text frame,
