@@ -134,8 +134,13 @@ def install_flask_as_erlen() -> None:
     )
     shim.Erlen = flask.Flask  # type: ignore[attr-defined]
     shim.cli = flask.cli  # type: ignore[attr-defined]
+    # The blog's live page uses erlen.sse and erlen.broadcast, which Flask has
+    # no counterpart of: they load from erlen's own files as the shim's
+    # submodules, reading Flask's context variables (erlen.globals → Flask's).
+    shim.__path__ = [os.path.join(ROOT, "src", "erlen")]  # type: ignore[attr-defined]
     sys.modules["erlen"] = shim
     sys.modules["erlen.cli"] = flask.cli
+    sys.modules["erlen.globals"] = flask.globals
 
 
 def create_blog(framework: str) -> t.Any:
