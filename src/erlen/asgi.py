@@ -266,6 +266,7 @@ async def _send_incomplete_body(send: ASGISend) -> None:
 
 
 _SPECIAL_HEADERS = {"CONTENT_TYPE", "CONTENT_LENGTH"}
+_PROTOCOLS = {v: f"HTTP/{v}" for v in ("1.0", "1.1", "2", "3")}
 #: Header names seen so far, as environ keys (bounded).
 _environ_keys: dict[bytes, str] = {}
 
@@ -298,14 +299,15 @@ def environ_from_scope(
         path_info = path.encode("utf-8").decode("latin-1")
     server = scope.get("server") or ("localhost", 80)
     client = scope.get("client")
+    version = scope.get("http_version", "1.1")
     environ: dict[str, t.Any] = {
         "REQUEST_METHOD": scope["method"],
-        "SCRIPT_NAME": root_path.encode("utf-8").decode("latin-1"),
+        "SCRIPT_NAME": root_path.encode("utf-8").decode("latin-1") if root_path else "",
         "PATH_INFO": path_info,
         "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
         "SERVER_NAME": str(server[0]),
         "SERVER_PORT": str(server[1]) if server[1] is not None else "",
-        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "SERVER_PROTOCOL": _PROTOCOLS.get(version) or f"HTTP/{version}",
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": scope.get("scheme", "http"),
         "wsgi.input": body,
@@ -648,14 +650,24 @@ def _pool(app: Erlen) -> WorkerPool:
 # -- sending the response ----------------------------------------------------
 
 
+#: Response header names, lower-cased and encoded once (bounded).
+_header_names: dict[str, bytes] = {}
+
+
 def _start_message(status: str, headers: t.Iterable[tuple[str, str]]) -> ASGIMessage:
+    names = _header_names
+    encoded = []
+    for name, value in headers:
+        raw = names.get(name)
+        if raw is None:
+            raw = name.lower().encode("latin-1")
+            if len(names) < 512:
+                names[name] = raw
+        encoded.append((raw, value.encode("latin-1")))
     return {
         "type": "http.response.start",
         "status": int(status[:3]),
-        "headers": [
-            (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in headers
-        ],
+        "headers": encoded,
     }
 
 
