@@ -36,6 +36,8 @@ import typing as t
 WS_CONNECTIONS = 32
 SSE_CONNECTIONS = 8
 WARMUP = 0.5
+#: ``make bench``'s measurement time (seconds) and rounds: about 60 s in all.
+SECONDS, ROUNDS = 2.0, 2
 MESSAGE = "0123456789abcdef0123456789abcdef"
 FRAMEWORKS = ("erlen", "starlette", "quart")
 NAMES = {"erlen": "erlen (asgi_app)", "starlette": "Starlette", "quart": "Quart"}
@@ -50,6 +52,7 @@ async def _ws_load(port: int, n: int, seconds: float) -> dict[str, t.Any]:
     start = time.monotonic()
     window = (start + WARMUP, start + WARMUP + seconds)
     counted = [0] * n
+    total = [0] * n
     errors: list[str] = []
 
     async def one(i: int) -> None:
@@ -69,13 +72,25 @@ async def _ws_load(port: int, n: int, seconds: float) -> dict[str, t.Any]:
                     if reply != MESSAGE:
                         errors.append(f"echo {reply!r}")
                         return
+                    total[i] += 1
                     if time.monotonic() >= window[0] and now < window[1]:
                         counted[i] += 1
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}"[:120])
 
     await asyncio.gather(*(one(i) for i in range(n)))
-    return {"count": sum(counted), "rate": sum(counted) / seconds, "errors": errors}
+    return _summary(counted, total, seconds, errors)
+
+
+def _summary(
+    counted: list[int], total: list[int], seconds: float, errors: list[str]
+) -> dict[str, t.Any]:
+    return {
+        "count": sum(counted),
+        "total": sum(total),
+        "rate": sum(counted) / seconds,
+        "errors": errors,
+    }
 
 
 async def _sse_load(
@@ -84,6 +99,7 @@ async def _sse_load(
     start = time.monotonic()
     window = (start + WARMUP, start + WARMUP + seconds)
     counted = [0] * n
+    total = [0] * n
     errors: list[str] = []
 
     async def one(i: int) -> None:
@@ -113,6 +129,7 @@ async def _sse_load(
                 tail = data[-1:]
                 if len(first) < 400:
                     first += chunk[:-2]
+                total[i] += events
                 if time.monotonic() >= window[0]:
                     counted[i] += events
             if not _first_events_ok(first):
@@ -123,7 +140,7 @@ async def _sse_load(
             writer.close()
 
     await asyncio.gather(*(one(i) for i in range(n)))
-    return {"count": sum(counted), "rate": sum(counted) / seconds, "errors": errors}
+    return _summary(counted, total, seconds, errors)
 
 
 def _first_events_ok(stream: bytes) -> bool:
@@ -173,6 +190,13 @@ def _client(kind: str, port: int, n: int, seconds: float) -> dict[str, t.Any]:
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(framework: str, seconds: float) -> dict[str, t.Any]:
     """One uvicorn server for ``framework``: the echo load, then the SSE load."""
     from .run import _free_port, _serve_and_load
@@ -190,13 +214,17 @@ def measure(framework: str, seconds: float) -> dict[str, t.Any]:
         f"benchmarks.realtime_apps:{framework}_app",
     ]
 
-    def load(port: int) -> dict[str, t.Any]:
-        out = {
-            "ws": _client("ws", port, WS_CONNECTIONS, seconds),
-            "sse": _client("sse", port, SSE_CONNECTIONS, seconds),
-        }
+    def load(port: int, pid: int) -> dict[str, t.Any]:
+        kinds = {"ws": WS_CONNECTIONS, "sse": SSE_CONNECTIONS}
         if framework == "erlen":
-            out["sse_no_ping"] = _client("sse_no_ping", port, SSE_CONNECTIONS, seconds)
+            kinds["sse_no_ping"] = SSE_CONNECTIONS
+        out = {}
+        for kind, n in kinds.items():
+            cpu = _cpu_seconds(pid)
+            result = out[kind] = _client(kind, port, n, seconds)
+            if result.get("total"):
+                used = _cpu_seconds(pid) - cpu
+                result["server_cpu_us"] = used / result["total"] * 1e6
         return out
 
     out = _serve_and_load(cmd, port, 0, load)
@@ -230,9 +258,11 @@ def realtime(
             rates = [r["rate"] for r in results if "rate" in r and not r["errors"]]
             problems = [e for r in results for e in r.get("errors", [])]
             problems += [r["error"] for r in results if "error" in r]
+            cpu = [r["server_cpu_us"] for r in results if "server_cpu_us" in r]
             entry[kind] = {
                 "best": max(rates) if rates else None,
                 "rates": [round(r, 1) for r in rates],
+                "server_cpu_us": min(cpu) if cpu else None,
                 "errors": problems[:5],
             }
         out["results"][fw] = entry
@@ -256,21 +286,30 @@ def render(rt: dict[str, t.Any]) -> list[str]:
         "that awaits `asyncio.sleep(0)` before each event, read as fast as they",
         f"come. {rt['seconds']:g} s per measurement after a {WARMUP:g} s warm-up,"
         f" best of {rt['rounds']} round(s),",
-        "framework order rotated. The Python client is part of the load, so",
-        "these figures compare the frameworks; they are not uvicorn's ceiling.",
+        "framework order rotated. The Python client shares the machine and is",
+        "often the bottleneck, so rates swing between runs; the server's CPU",
+        "time per message (user + system time of the uvicorn process over the",
+        "whole client run, divided by the messages it carried; lowest of the",
+        "rounds) is the steadier comparison.",
         "",
-        "| framework | websocket echo round trips/s | SSE events/s | errors |",
-        "|---|---:|---:|---|",
+        "| framework | websocket echo round trips/s | server CPU µs per round trip"
+        " | SSE events/s | server CPU µs per event | errors |",
+        "|---|---:|---:|---:|---:|---|",
     ]
 
     def rate(v: float | None) -> str:
         return "-" if v is None else f"{v:.0f}"
 
+    def cpu(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
     for fw, entry in res.items():
         errors = [e for kind in entry.values() for e in kind["errors"]]
+        ws, sse = entry["ws"], entry["sse"]
         lines.append(
-            f"| {NAMES.get(fw, fw)} | {rate(entry['ws']['best'])} | "
-            f"{rate(entry['sse']['best'])} | "
+            f"| {NAMES.get(fw, fw)} | {rate(ws['best'])} | "
+            f"{cpu(ws.get('server_cpu_us'))} | {rate(sse['best'])} | "
+            f"{cpu(sse.get('server_cpu_us'))} | "
             + ("; ".join(e.replace("|", "/") for e in errors[:2]) or "none")
             + " |"
         )
@@ -279,7 +318,8 @@ def render(rt: dict[str, t.Any]) -> list[str]:
     if no_ping:
         lines += [
             "erlen's SSE with `sse_response(..., ping=None)` (no keep-alive"
-            f" timer per event): {rate(no_ping['best'])} events/s.",
+            f" timer per event): {rate(no_ping['best'])} events/s,"
+            f" {cpu(no_ping.get('server_cpu_us'))} µs of server CPU per event.",
             "",
         ]
     erlen, star = res.get("erlen"), res.get("starlette")
@@ -287,10 +327,14 @@ def render(rt: dict[str, t.Any]) -> list[str]:
         parts = []
         for kind, label in (("ws", "websocket echo"), ("sse", "SSE")):
             e, s = erlen[kind]["best"], star[kind]["best"]
+            ec, sc = erlen[kind].get("server_cpu_us"), star[kind].get("server_cpu_us")
             if e and s:
-                parts.append(f"{label} {e / s:.2f}x")
+                text = f"{label} {e / s:.2f}x the rate"
+                if ec and sc:
+                    text += f", {sc / ec:.2f}x Starlette's CPU efficiency"
+                parts.append(text)
         if parts:
-            lines += ["erlen / Starlette: " + ", ".join(parts) + ".", ""]
+            lines += ["erlen vs Starlette: " + "; ".join(parts) + ".", ""]
     return lines
 
 
@@ -309,8 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=None)
     p.add_argument("--frameworks", default=",".join(FRAMEWORKS))
     args = p.parse_args(argv)
-    seconds = args.seconds or (1.0 if args.quick else 3.0)
-    rounds = args.rounds or (1 if args.quick else 2)
+    seconds = args.seconds or (1.0 if args.quick else SECONDS)
+    rounds = args.rounds or (1 if args.quick else ROUNDS)
     rt = realtime([f for f in args.frameworks.split(",") if f], seconds, rounds)
     print("\n".join(render(rt)))
     print(json.dumps(rt, indent=2))

@@ -315,10 +315,10 @@ def _serve_and_load(
     cmd: list[str],
     port: int,
     seconds: int,
-    load: t.Callable[[int], dict[str, t.Any]] | None = None,
+    load: t.Callable[[int, int], dict[str, t.Any]] | None = None,
 ) -> dict[str, t.Any]:
     """Start a server (its own process group), load it with wrk (or
-    ``load(port)``), stop it."""
+    ``load(port, pid)``), stop it."""
     proc = subprocess.Popen(
         cmd,
         cwd=ROOT,
@@ -329,7 +329,7 @@ def _serve_and_load(
     )
     try:
         _wait_port(port, proc)
-        return load(port) if load is not None else _wrk(port, seconds)
+        return load(port, proc.pid) if load is not None else _wrk(port, seconds)
     except (RuntimeError, subprocess.SubprocessError) as exc:
         return {"error": str(exc).splitlines()[0][:80]}
     finally:
@@ -843,7 +843,9 @@ def main(argv: list[str] | None = None) -> int:
                 lap("asgi servers")
             if not args.no_realtime:
                 results["realtime"] = realtime_bench.realtime(
-                    realtime_bench.FRAMEWORKS, 3.0, 2
+                    realtime_bench.FRAMEWORKS,
+                    realtime_bench.SECONDS,
+                    realtime_bench.ROUNDS,
                 )
                 lap("websockets, sse")
     results["wall_seconds"] = round(time.monotonic() - started, 1)
