@@ -503,10 +503,9 @@ REAL_TEXT = [
     "  posts). It is written for erlen; on Flask the same source runs through a",
     "  shim that makes `import erlen` give Flask's modules with `Erlen = Flask`",
     "  (`benchmarks/real_apps.py`). The create POST carries the session's CSRF",
-    "  token, stores a post, flashes and redirects. Its index page spends two",
-    "  thirds to three quarters of its time (cProfile, cumulative) in the blog's",
-    "  own Markdown rendering (a new `markdown.Markdown` per excerpt), the same",
-    "  work on both frameworks, so its ratio stays near 1 whatever erlen does.",
+    "  token, stores a post, flashes and redirects. The blog renders Markdown",
+    "  with one converter per thread and caches the latest renderings (building",
+    "  a converter per excerpt was most of its index page, on both frameworks).",
     "- Logged-in requests carry a session cookie signed by the app's own session",
     "  serializer. Each scenario gets a fresh app and database (in `/dev/shm`).",
 ]
