@@ -875,23 +875,21 @@ async def _lifespan(app: Erlen, receive: ASGIReceive, send: ASGISend) -> None:
     functions at shutdown, each in an app context; a failing startup is
     reported to the server, which then refuses to start."""
     while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            try:
-                await _run_serving_funcs(app, app.before_serving_funcs)
-            except BaseException as e:
-                app.logger.exception("Startup failed")
-                await send({"type": "lifespan.startup.failed", "message": repr(e)})
-                return
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            try:
-                await _run_serving_funcs(app, app.after_serving_funcs)
-            except BaseException as e:
-                app.logger.exception("Shutdown failed")
-                await send({"type": "lifespan.shutdown.failed", "message": repr(e)})
-                return
-            await send({"type": "lifespan.shutdown.complete"})
+        kind = (await receive())["type"]
+        if kind == "lifespan.startup":
+            funcs, what = app.before_serving_funcs, "Startup"
+        elif kind == "lifespan.shutdown":
+            funcs, what = app.after_serving_funcs, "Shutdown"
+        else:
+            continue
+        try:
+            await _run_serving_funcs(app, funcs)
+        except BaseException as e:
+            app.logger.exception(f"{what} failed")
+            await send({"type": f"{kind}.failed", "message": repr(e)})
+            return
+        await send({"type": f"{kind}.complete"})
+        if kind == "lifespan.shutdown":
             return
 
 
