@@ -485,12 +485,16 @@ class _AsyncEventStream:
             self.demand.set()
         pending = self.pending
         try:
-            done, _ = await asyncio.wait((pending,), timeout=ping)
+            # PERF: a source with an item ready answers within one turn of
+            # the loop; only a silent one is waited for with a timer.
+            await asyncio.sleep(0)
+            if not pending.done():
+                await asyncio.wait((pending,), timeout=ping)
         except asyncio.CancelledError:
             # The response itself was cancelled: stop the source with it.
             self.task.cancel()
             raise
-        if not done:
+        if not pending.done():
             return _SILENT
         self.pending = None
         kind, value = pending.result()
