@@ -24,7 +24,6 @@ from .signals import (
     appcontext_popped,
     appcontext_pushed,
     appcontext_tearing_down,
-    request_tearing_down,
 )
 
 if t.TYPE_CHECKING:
@@ -425,20 +424,12 @@ class RequestContext:
         if len(tokens) != 1 or self.__class__.pop is not RequestContext.pop:
             return False
         app = self.app
-        if (
-            app._overrides
-            or app.teardown_appcontext_funcs
-            or request_tearing_down.receivers
-            or appcontext_tearing_down.receivers
-            or appcontext_popped.receivers
-        ):
+        if app._overrides or app._runs_on_teardown(self):
             return False
         app_ctx = tokens[0][1]
-        if app_ctx is not None and app_ctx.__class__.pop is not AppContext.pop:
-            return False
-        rule = self._rule
-        plan = app._endpoint_plans.get(None if rule is None else rule.endpoint)
-        return plan is not None and not plan.teardown
+        return app_ctx is None or (
+            app_ctx.__class__.pop is AppContext.pop and app_ctx._quiet()
+        )
 
     def _pop_quietly(self) -> None:
         """:meth:`pop` for a context that is :meth:`_quiet`."""
