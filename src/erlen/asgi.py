@@ -101,10 +101,8 @@ async def _http(
     app: Erlen, scope: ASGIScope, receive: ASGIReceive, send: ASGISend
 ) -> None:
     """One HTTP request, top to bottom."""
-    ctx = None
-    if _streamed_endpoints(app) and "wsgi_app" not in app.__dict__:
-        ctx = _streamed_view_context(app, scope, receive)
-    if ctx is None:
+    ctx = _streamed_view_context(app, scope, receive)
+    if ctx is None or RECEIVE_KEY not in ctx.environ:
         body = await _receive_body(app, scope, receive)
         if body is None:
             # The client went away (or half-closed) before the body was
@@ -112,17 +110,17 @@ async def _http(
             # listening gets a 400.
             await _send_incomplete_body(send)
             return
-        environ = environ_from_scope(scope, *body)
-    else:
-        environ = ctx.environ
+        if ctx is None:
+            ctx = app.request_context(environ_from_scope(scope, *body))
+        else:
+            ctx.environ["wsgi.input"] = body[0]
+    environ = ctx.environ
     lane = Lane(app)
     try:
         if "wsgi_app" in app.__dict__:
             # WSGI middleware replaced wsgi_app: run it, so it behaves the same.
             await _serve_wsgi(app.wsgi_app, environ, send, receive, lane)
             return
-        if ctx is None:
-            ctx = app.request_context(environ)
         response = await drive(app._handle(ctx), lane, app)
         await _send_response(response, environ, send, receive, lane)
     finally:
@@ -150,21 +148,27 @@ def _streamed_endpoints(app: Erlen) -> frozenset[str]:
 def _streamed_view_context(
     app: Erlen, scope: ASGIScope, receive: ASGIReceive
 ) -> RequestContext | None:
-    """For a request to a streamed view, its context, matched, with the body
-    left to :func:`erlen.uploads.body_chunks`; else ``None``."""
-    environ = environ_from_scope(scope, BytesIO(), _declared_length(scope))
-    ctx = app.request_context(environ)
+    """In an app with streamed views, the request's context, matched before
+    the body is received; for a streamed view the body is left to
+    :func:`erlen.uploads.body_chunks` (``receive`` under ``RECEIVE_KEY``).
+    ``None`` in other apps: their context is built once the body is in."""
+    streamed = _streamed_endpoints(app)
+    if not streamed or "wsgi_app" in app.__dict__:
+        return None
+    ctx = app.request_context(
+        environ_from_scope(scope, BytesIO(), _declared_length(scope))
+    )
     ctx.match_request()
     rule = ctx._rule
-    if rule is None or rule.endpoint not in _streamed_endpoints(app):
-        return None
-    environ[RECEIVE_KEY] = receive
+    if rule is not None and rule.endpoint in streamed:
+        ctx.environ[RECEIVE_KEY] = receive
     return ctx
 
 
 def _declared_length(scope: ASGIScope) -> int | None:
+    """The request's ``Content-Length``, or ``None`` if absent or invalid."""
     for name, value in scope["headers"]:
-        if name.lower() == b"content-length":
+        if name == b"content-length" or name.lower() == b"content-length":
             try:
                 return int(value)
             except ValueError:
@@ -182,14 +186,7 @@ async def _receive_body(
     reading either in the view is then a 413, as over WSGI.
     """
     limit: int | None = app.config["MAX_CONTENT_LENGTH"]
-    length: int | None = None
-    for name, value in scope["headers"]:
-        if name == b"content-length" or name.lower() == b"content-length":
-            try:
-                length = int(value)
-            except ValueError:
-                length = None
-            break
+    length = _declared_length(scope)
     if length is not None and limit is not None and length > limit:
         return t.cast(t.IO[bytes], _CutShort(BytesIO())), length
     stop = limit + 1 if limit is not None and length is None else None
@@ -361,19 +358,14 @@ async def drive(steps: Steps[T], lane: Lane, app: Erlen) -> T:
                 step = run(steps.throw, exc)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
-        func, args, kwargs, is_async, handling = step
-        if is_async and native:
-            try:
-                value = await InContext(lane.context, func(*args, **kwargs), handling)
-            except BaseException as e:
-                error = e
-                value = None
-            continue
-        # Run this step, and the synchronous steps after it, in the lane.
-        outcome = await lane.run(_advance, steps, step, app, native)
-        if outcome[0] is not _ASYNC:
-            return outcome[1]  # type: ignore[no-any-return]
-        func, args, kwargs, is_async, handling = outcome[1]
+        if not (step[3] and native):
+            # Run this step, and the synchronous steps after it, in the lane,
+            # up to the next async def step (or the end).
+            outcome = await lane.run(_advance, steps, step, app, native)
+            if outcome[0] is not _ASYNC:
+                return outcome[1]  # type: ignore[no-any-return]
+            step = outcome[1]
+        func, args, kwargs, _, handling = step
         try:
             value = await InContext(lane.context, func(*args, **kwargs), handling)
         except BaseException as e:
