@@ -53,7 +53,15 @@ from werkzeug.wsgi import get_host
 from . import cli
 from . import typing as ft
 from .config import Config, ConfigAttribute
-from .core import RawResponse, RawStream, Steps, call, call_handling, run_sync
+from .core import (
+    NO_KWARGS,
+    RawResponse,
+    RawStream,
+    Steps,
+    call,
+    call_handling,
+    run_sync,
+)
 from .ctx import AppContext, RequestContext, _AppCtxGlobals, _sentinel
 from .globals import _cv_app, _cv_request, g, request, request_ctx, session
 from .helpers import (
@@ -217,7 +225,6 @@ class _EndpointPlan:
 
 
 _HTML = "text/html; charset=utf-8"
-_NO_KWARGS: dict[str, t.Any] = {}
 # The public methods of the request cycle. Overriding one, on a subclass or on
 # the instance (``app.handle_exception = ...``, as Flask-RESTful does), makes
 # the core call it exactly where Flask would.
@@ -1215,9 +1222,9 @@ class Erlen(Scaffold):
         rule = ctx._rule
         endpoint = None if rule is None else rule.endpoint
         for url_func in plan.preprocessors:
-            yield (url_func, (endpoint, ctx._view_args), _NO_KWARGS, False, None)
+            yield (url_func, (endpoint, ctx._view_args), NO_KWARGS, False, None)
         for func, is_async in plan.before if before is None else before:
-            rv = yield (func, (), _NO_KWARGS, is_async, None)
+            rv = yield (func, (), NO_KWARGS, is_async, None)
             if rv is not None:
                 return rv  # type: ignore[no-any-return]
         return None
@@ -1252,7 +1259,7 @@ class Erlen(Scaffold):
             # A websocket handler reached by plain HTTP (a WSGI server can't
             # make websocket connections).
             raise WebsocketRequired()
-        return (view, (), view_args or _NO_KWARGS, is_async, None)
+        return (view, (), view_args or NO_KWARGS, is_async, None)
 
     def _dispatch_request(self, ctx: RequestContext) -> Steps[ft.ResponseReturnValue]:
         step = self._view_step(ctx)
@@ -1339,7 +1346,7 @@ class Erlen(Scaffold):
         endpoint = None if rule is None else rule.endpoint
         plan = self._endpoint_plans.get(endpoint) or self._endpoint_plan(endpoint)
         for func, is_async in plan.after:
-            response = yield (func, (response,), _NO_KWARGS, is_async, None)
+            response = yield (func, (response,), NO_KWARGS, is_async, None)
         if self._session_needs_saving(ctx):
             yield from self._save_session(ctx, response)
         return response
@@ -1399,7 +1406,7 @@ class Erlen(Scaffold):
             rule = ctx._rule
             plan = self._endpoint_plan(None if rule is None else rule.endpoint)
             for func, is_async in plan.after_websocket:
-                response = yield (func, (response,), _NO_KWARGS, is_async, None)
+                response = yield (func, (response,), NO_KWARGS, is_async, None)
             if self._session_needs_saving(ctx):
                 if response is not None:
                     yield from self._save_session(ctx, response)
@@ -1516,7 +1523,7 @@ class Erlen(Scaffold):
         endpoint = None if rule is None else rule.endpoint
         plan = self._endpoint_plans.get(endpoint) or self._endpoint_plan(endpoint)
         for func, is_async in plan.teardown:
-            yield (func, (exc,), _NO_KWARGS, is_async, None)
+            yield (func, (exc,), NO_KWARGS, is_async, None)
         if request_tearing_down.receivers:
             yield call(
                 request_tearing_down.send,

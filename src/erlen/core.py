@@ -39,12 +39,13 @@ Step = tuple[
 #: A generator of steps that returns ``T``.
 Steps = t.Generator[Step, t.Any, T]
 
-_NO_KWARGS: t.Mapping[str, t.Any] = {}
+#: The kwargs of a step that has none (shared, never mutated).
+NO_KWARGS: t.Mapping[str, t.Any] = {}
 
 
 def call(func: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> Step:
     """A step calling ``func(*args, **kwargs)``."""
-    return (func, args, kwargs or _NO_KWARGS, iscoroutinefunction(func), None)
+    return (func, args, kwargs or NO_KWARGS, iscoroutinefunction(func), None)
 
 
 def call_handling(
@@ -53,7 +54,7 @@ def call_handling(
     """A step calling ``func(*args, **kwargs)`` while ``error`` is being handled, so
     that ``sys.exc_info()`` (and a bare ``raise``) inside ``func`` see it, as
     they do when Flask calls an error handler from its ``except`` block."""
-    return (func, args, kwargs or _NO_KWARGS, iscoroutinefunction(func), error)
+    return (func, args, kwargs or NO_KWARGS, iscoroutinefunction(func), error)
 
 
 def invoke(
