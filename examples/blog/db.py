@@ -58,10 +58,15 @@ DEMO_POSTS: list[tuple[str, str]] = [
 
 
 def connect(path: str) -> sqlite3.Connection:
-    """Open ``path`` with rows addressable by column name and foreign keys on."""
+    """Open ``path`` with rows addressable by column name, foreign keys on,
+    and write-ahead logging, so that the many connections of several worker
+    processes (each with threads, as under an ASGI server) read while one
+    writes."""
     conn = sqlite3.connect(path, timeout=10)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
+    if path != ":memory:":
+        conn.execute("PRAGMA journal_mode = WAL")
     return conn
 
 
