@@ -62,6 +62,10 @@ class Obj:
     def method(self, x: int = 1) -> str:
         return f"<m{x}>"
 
+    @pass_context
+    def ctx_method(self, context: t.Any) -> str:
+        return f"ctx-method {context.get('i')!r}"
+
     def __getitem__(self, key: str) -> str:
         if not isinstance(key, str):  # not an endless old-style sequence
             raise IndexError(key)
@@ -186,6 +190,9 @@ TEMPLATES = [
     "{% for k in o %}{{ k }},{% endfor %}",
     "{{ plain() }}|{{ plain(v) }}|{{ plain(x=v) }}",
     "{{ obj.method() }}|{{ obj.method(3) }}|{{ callable_obj(2) }}",
+    "{{ obj.ctx_method() }}{% for i in [7] %}{{ obj.ctx_method() }}{% endfor %}",
+    "{{ plain(_loop_vars=v) }}{% for i in [1] %}{{ plain(_block_vars=v) }}{% endfor %}"
+    "{{ plain(**{'x': v}) }}|{{ plain(*[v]) }}|{{ s.upper() }}|{{ s.count('b') }}",
     "{{ len(s) }}|{{ sorted_(['b', 'a']) }}",
     "{{ stopper() }}|after",
     "{{ ctx_func() }}{% for i in [1, 2] %}{% set y = i * 2 %}"
@@ -398,7 +405,9 @@ def test_overrides_and_custom_classes_are_honoured() -> None:
     seen: list[str] = []
 
     class MyContext(jinja2.runtime.Context):
-        pass
+        def call(__self, __obj: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+            seen.append(f"call {sorted(kwargs)}")
+            return super().call(__obj, *args, **kwargs)
 
     class Mine(FastEnvironment):
         context_class = MyContext
@@ -408,9 +417,9 @@ def test_overrides_and_custom_classes_are_honoured() -> None:
             return super().getattr(obj, attribute)
 
     env = Mine()
-    tmpl = env.from_string("{{ d.a }}{{ f() }}")
-    assert tmpl.render(d={"a": "A"}, f=lambda: "F") == "AF"
-    assert seen == ["a"]
+    tmpl = env.from_string("{{ d.a }}{{ f() }}{% for x in [1] %}{{ f() }}{% endfor %}")
+    assert tmpl.render(d={"a": "A"}, f=lambda: "F") == "AFF"
+    assert seen == ["a", "call []", "call ['_loop_vars']"]
     assert type(tmpl.new_context()) is MyContext
 
 

@@ -14,9 +14,14 @@ extension points:
   the values templates print most: ``str``, ``int`` and :class:`Markup`. It
   returns the same :class:`Markup` object value; :class:`FastCodeGenerator`
   makes compiled templates call it for autoescaped output.
-- :class:`FastContext` calls plain functions and methods from templates
-  (``{{ url_for("index") }}``) without re-deriving how to call them, and
-  builds its set of global names without iterating a ``ChainMap``.
+- Compiled sync templates call functions (``{{ url_for("index") }}``)
+  through :func:`call`, which calls a plain function, builtin or method
+  directly, without packing the loop and block variables that only
+  ``pass_context`` functions need; anything else, or a context class whose
+  ``call`` is not :class:`FastContext`'s, goes to ``context.call``.
+  :class:`FastContext` itself calls plain callables without re-deriving how
+  to call them, and builds its set of global names without iterating a
+  ``ChainMap``.
 - :class:`FastTemplate` merges its globals and the render variables into the
   context's parent with dict operations instead of iterating a ``ChainMap``.
 
@@ -96,7 +101,26 @@ def _make_escape() -> t.Callable[[t.Any], Markup]:
 
 escape = _make_escape()
 
-_PLAIN_CALLABLES = (FunctionType, BuiltinFunctionType)
+
+def _plain(obj: t.Any) -> bool:
+    """Whether ``obj`` is a function, builtin, or method of a function with
+    no ``jinja_pass_arg``: :meth:`jinja2.runtime.Context.call` calls those
+    with the arguments as given (their ``__call__`` is a method wrapper,
+    which has no ``jinja_pass_arg`` either)."""
+    cls = type(obj)
+    if cls is MethodType:
+        func = obj.__func__
+        # A method's attributes are its function's (MethodType has none of
+        # that name), and a function's are in its __dict__ (FunctionType,
+        # a builtin type, has none either): no getattr that fails.
+        return type(func) is FunctionType and "jinja_pass_arg" not in func.__dict__
+    if cls is FunctionType:
+        return "jinja_pass_arg" not in obj.__dict__
+    # A builtin has no __dict__ and so no jinja_pass_arg.
+    return cls is BuiltinFunctionType
+
+
+_STOPPED = "value was undefined because a callable raised a StopIteration exception"
 
 
 class FastContext(Context):
@@ -131,21 +155,46 @@ class FastContext(Context):
         if __debug__:
             __traceback_hide__ = True
 
-        cls = type(__obj)
-        plain = cls in _PLAIN_CALLABLES or (
-            cls is MethodType and type(__obj.__func__) is FunctionType  # type: ignore[attr-defined]
-        )
-        if plain and getattr(__obj, "jinja_pass_arg", None) is None:
+        if _plain(__obj):
             kwargs.pop("_block_vars", None)
             kwargs.pop("_loop_vars", None)
             try:
                 return __obj(*args, **kwargs)
             except StopIteration:
-                return __self.environment.undefined(
-                    "value was undefined because a callable raised a"
-                    " StopIteration exception"
-                )
+                return __self.environment.undefined(_STOPPED)
         return Context.call(__self, __obj, *args, **kwargs)
+
+
+_FAST_CALL = FastContext.call
+
+
+@internalcode
+def call(
+    context: Context,
+    loop_vars: dict[str, t.Any] | None,
+    block_vars: dict[str, t.Any] | None,
+    obj: t.Callable[..., t.Any],
+    /,
+    *args: t.Any,
+    **kwargs: t.Any,
+) -> t.Any:
+    """What compiled templates call for ``{{ f(...) }}`` instead of
+    ``context.call(f, ..., _loop_vars=..., _block_vars=...)``: the same
+    result, without building those arguments when ``f`` is plain and the
+    context's ``call`` is :class:`FastContext`'s."""
+    if __debug__:
+        __traceback_hide__ = True
+
+    if type(context).call is _FAST_CALL and _plain(obj):
+        try:
+            return obj(*args, **kwargs)
+        except StopIteration:
+            return context.environment.undefined(_STOPPED)
+    if loop_vars is not None:
+        kwargs["_loop_vars"] = loop_vars
+    if block_vars is not None:
+        kwargs["_block_vars"] = block_vars
+    return context.call(obj, *args, **kwargs)
 
 
 def _key_set(mapping: t.Mapping[str, t.Any]) -> set[str]:
@@ -199,10 +248,13 @@ class FastTemplate(Template):
 
 
 class FastCodeGenerator(CodeGenerator):
-    """Compiles templates as Jinja2 does, with two differences in sync
+    """Compiles templates as Jinja2 does, with three differences in sync
     templates (async templates compile exactly as in Jinja2):
 
     - autoescaped output calls :func:`escape`;
+    - calls go through :func:`call` (except in the sandbox, and calls with
+      ``**kwargs`` or a keyword named ``_loop_vars``/``_block_vars``,
+      which Jinja2's ``Context.call`` drops);
     - ``x.name`` and ``x["key"]`` (a constant key) look the item up inline
       when ``x`` is a plain ``dict`` that has it, and call
       ``environment.getattr``/``getitem`` otherwise. The inline lookup is
@@ -220,7 +272,10 @@ class FastCodeGenerator(CodeGenerator):
 
     def visit_Template(self, node: TemplateNode, frame: Frame | None = None) -> None:
         if self._erlen_sync:
-            names = "escape as _erlen_escape, _lookups_are_fast as _erlen_lookups"
+            names = (
+                "call as _erlen_call, escape as _erlen_escape,"
+                " _lookups_are_fast as _erlen_lookups"
+            )
             self.writeline(f"from {__name__} import {names}")
         super().visit_Template(node, frame)
 
@@ -261,6 +316,27 @@ class FastCodeGenerator(CodeGenerator):
             self._inline_lookup(node.node, arg.value, "getitem", frame)
         else:
             super().visit_Getitem(node, frame)
+
+    @optimizeconst
+    def visit_Call(
+        self, node: nodes.Call, frame: Frame, forward_caller: bool = False
+    ) -> None:
+        if (
+            not self._erlen_sync
+            or self.environment.sandboxed
+            # Context.call drops these two names from any call; so does
+            # context.call, which gets such calls.
+            or node.dyn_kwargs is not None
+            or any(k.key in ("_loop_vars", "_block_vars") for k in node.kwargs)
+        ):
+            super().visit_Call(node, frame, forward_caller=forward_caller)
+            return
+        loop_vars = "_loop_vars" if frame.loop_frame else "None"
+        block_vars = "_block_vars" if frame.block_frame else "None"
+        self.write(f"_erlen_call(context, {loop_vars}, {block_vars}, ")
+        self.visit(node.node, frame)
+        self.signature(node, frame, {"caller": "caller"} if forward_caller else None)
+        self.write(")")
 
     def _output_child_pre(
         self,
