@@ -34,7 +34,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Erlen:
         app.config.from_prefixed_env("BLOG")
     else:
         app.config.from_mapping(test_config)
-    if not app.config.get("DATABASE"):
+    if not app.config.get("DATABASE") and not app.config.get("DATABASE_URL"):
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["DATABASE"] = os.path.join(app.instance_path, "blog.sqlite")
     if not app.config.get("SECRET_KEY"):

@@ -17,7 +17,6 @@ validation failed.
 from __future__ import annotations
 
 import functools
-import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -25,6 +24,7 @@ from erlen import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from . import csrf, live, models, tokens
 from .auth import login_required
+from .db import Row
 from .errors import json_error
 from .markup import render_markdown
 
@@ -53,7 +53,7 @@ def handle_api_error(error: ApiError) -> Response:
     return json_error(error.status, error.message, **error.extra)
 
 
-def post_to_json(post: sqlite3.Row) -> dict[str, Any]:
+def post_to_json(post: Row) -> dict[str, Any]:
     """The public representation of a post."""
     return {
         "id": post["id"],
@@ -112,7 +112,7 @@ def validated(data: dict[str, Any], partial: bool) -> dict[str, Any]:
     return data
 
 
-def own_post(post_id: int) -> sqlite3.Row:
+def own_post(post_id: int) -> Row:
     """The post if the user wrote it: 404 if missing, 403 if not theirs."""
     post = models.get_post(post_id)
     if post is None:

@@ -23,7 +23,7 @@ from erlen import (
 )
 
 from . import models, tokens
-from .db import create_user
+from .db import IntegrityError, create_user
 from .errors import json_error
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -132,9 +132,14 @@ def register() -> Any:
         values["username"] = username
         errors = models.validate_registration(username, password, confirm)
         if not errors:
-            create_user(username, password)
-            flash(f"Welcome, {username}! Please log in.", "success")
-            return redirect(url_for("auth.login"))
+            try:
+                create_user(username, password)
+            except IntegrityError:
+                # Someone took the name since it was checked (another server?).
+                errors["username"] = models.username_taken(username)
+            else:
+                flash(f"Welcome, {username}! Please log in.", "success")
+                return redirect(url_for("auth.login"))
         flash("Please correct the errors below.", "error")
     status = 422 if errors else 200
     return render_template("auth/register.html", values=values, errors=errors), status

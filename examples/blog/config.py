@@ -1,7 +1,7 @@
 """Default configuration of the blog, overridden by the instance folder and env.
 
 Order (later wins): this object, ``<instance>/config.py`` (optional), then every
-``BLOG_*`` environment variable (``BLOG_SECRET_KEY``, ``BLOG_DATABASE``,
+``BLOG_*`` environment variable (``BLOG_SECRET_KEY``, ``BLOG_DATABASE_URL``,
 ``BLOG_POSTS_PER_PAGE=10``; values are parsed as JSON when they can be).
 """
 
@@ -16,6 +16,11 @@ class DefaultConfig:
     SECRET_KEY: str | None = None
     #: Where that generated key is kept; ``None`` means ``<instance>/secret_key``.
     SECRET_KEY_FILE: str | None = None
+    #: Where posts, users and API tokens live (``BLOG_DATABASE_URL``): unset,
+    #: the SQLite file ``DATABASE``, for one host; a PostgreSQL URL such as
+    #: ``postgresql://blog:password@db.internal/blog`` for servers on several
+    #: hosts (needs ``pip install "psycopg[binary]"``). See :mod:`examples.blog.db`.
+    DATABASE_URL: str | None = None
     #: Path of the SQLite database file; ``None`` means ``<instance>/blog.sqlite``.
     DATABASE: str | None = None
     #: Posts per page on the HTML index.

@@ -25,7 +25,6 @@ page would hold a whole worker.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -37,6 +36,7 @@ from erlen.broadcast import Broadcast, BroadcastError
 from erlen.sse import Event, last_event_id, sse_response
 
 from . import models
+from .db import Row
 from .markup import render_markdown
 
 bp = Blueprint("live", __name__)
@@ -66,7 +66,7 @@ def get_broadcast() -> Broadcast:
     return broadcast
 
 
-def post_event_data(post: sqlite3.Row) -> dict[str, Any]:
+def post_event_data(post: Row) -> dict[str, Any]:
     """What a page needs to show a post in its list: plain text, which the
     page's script inserts with ``textContent`` (never as HTML)."""
     text = Markup(render_markdown(post["body"])).striptags()
@@ -108,7 +108,7 @@ def _resume_after() -> int | None:
     if value is None or not value.isdigit():
         return None
     number = int(value)
-    return number if number <= models.SQLITE_MAX_INTEGER else None
+    return number if number <= models.MAX_ID else None
 
 
 def _missed(

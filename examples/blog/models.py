@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import math
 import re
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from erlen import current_app
 
-from .db import get_db
+from .db import Row, get_db, timestamp
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 PASSWORD_MIN_LENGTH = 8
+#: The largest id either database stores (SQLite's integer, PostgreSQL's
+#: ``bigint``); URLs and sessions can carry any ``int``.
+MAX_ID = 2**63 - 1
 
 _POST_SELECT = (
     "SELECT p.id, p.title, p.body, p.created, p.updated, p.author_id,"
-    " u.username AS author FROM post p JOIN user u ON u.id = p.author_id"
+    ' u.username AS author FROM post p JOIN "user" u ON u.id = p.author_id'
 )
 
 
@@ -25,7 +27,7 @@ _POST_SELECT = (
 class Page:
     """One page of posts and what is needed to link its neighbours."""
 
-    items: list[sqlite3.Row]
+    items: list[Row]
     page: int
     per_page: int
     total: int
@@ -46,22 +48,29 @@ class Page:
         return self.page < self.pages
 
 
-def get_user_by_name(username: str) -> sqlite3.Row | None:
+def get_user_by_name(username: str) -> Row | None:
     """The user row named ``username``, or ``None``."""
-    row: sqlite3.Row | None = (
+    row: Row | None = (
         get_db()
-        .execute("SELECT * FROM user WHERE username = ?", (username,))
+        .execute('SELECT * FROM "user" WHERE username = ?', (username,))
         .fetchone()
     )
     return row
 
 
-def get_user(user_id: int) -> sqlite3.Row | None:
+def get_user(user_id: int) -> Row | None:
     """The user row with ``user_id``, or ``None``."""
-    row: sqlite3.Row | None = (
-        get_db().execute("SELECT * FROM user WHERE id = ?", (user_id,)).fetchone()
+    if not 0 < user_id <= MAX_ID:
+        return None  # a session from another database; no driver binds more
+    row: Row | None = (
+        get_db().execute('SELECT * FROM "user" WHERE id = ?', (user_id,)).fetchone()
     )
     return row
+
+
+def username_taken(username: str) -> str:
+    """The message for a registration under a name someone has."""
+    return f"The username {username!r} is already taken."
 
 
 def validate_registration(username: str, password: str, confirm: str) -> dict[str, str]:
@@ -72,7 +81,7 @@ def validate_registration(username: str, password: str, confirm: str) -> dict[st
     elif not USERNAME_RE.match(username):
         errors["username"] = "Use 3 to 32 letters, digits, dots, dashes or underscores."
     elif get_user_by_name(username) is not None:
-        errors["username"] = f"The username {username!r} is already taken."
+        errors["username"] = username_taken(username)
     if not password:
         errors["password"] = "Password is required."
     elif len(password) < PASSWORD_MIN_LENGTH:
@@ -113,15 +122,11 @@ def validate_post(data: dict[str, Any], partial: bool = False) -> dict[str, str]
     return errors
 
 
-#: The largest id SQLite stores; URLs can carry any ``int``.
-SQLITE_MAX_INTEGER = 2**63 - 1
-
-
-def get_post(post_id: int) -> sqlite3.Row | None:
+def get_post(post_id: int) -> Row | None:
     """The post with ``post_id`` joined with its author's name, or ``None``."""
-    if not 0 < post_id <= SQLITE_MAX_INTEGER:
-        return None  # no such row; SQLite can't even bind a larger integer
-    row: sqlite3.Row | None = (
+    if not 0 < post_id <= MAX_ID:
+        return None  # no such row; neither database can even bind a larger id
+    row: Row | None = (
         get_db().execute(f"{_POST_SELECT} WHERE p.id = ?", (post_id,)).fetchone()
     )
     return row
@@ -130,7 +135,7 @@ def get_post(post_id: int) -> sqlite3.Row | None:
 def list_posts(page: int, per_page: int) -> Page:
     """Posts newest first, ``per_page`` at a time."""
     conn = get_db()
-    total = conn.execute("SELECT COUNT(*) FROM post").fetchone()[0]
+    total: int = conn.execute("SELECT COUNT(*) AS n FROM post").fetchone()["n"]
     rows = conn.execute(
         f"{_POST_SELECT} ORDER BY p.created DESC, p.id DESC LIMIT ? OFFSET ?",
         (per_page, (page - 1) * per_page),
@@ -140,11 +145,12 @@ def list_posts(page: int, per_page: int) -> Page:
 
 def newest_post_id() -> int:
     """The highest post id (0 if there are none): where a live page starts."""
-    newest: int | None = get_db().execute("SELECT MAX(id) FROM post").fetchone()[0]
+    row = get_db().execute("SELECT MAX(id) AS newest FROM post").fetchone()
+    newest: int | None = row["newest"]
     return newest or 0
 
 
-def posts_after(post_id: int, limit: int) -> list[sqlite3.Row]:
+def posts_after(post_id: int, limit: int) -> list[Row]:
     """The posts with an id above ``post_id``, oldest first: the newest
     ``limit`` of them (what a reconnecting live page missed)."""
     rows = (
@@ -161,21 +167,21 @@ def posts_after(post_id: int, limit: int) -> list[sqlite3.Row]:
 def create_post(author_id: int, title: str, body: str) -> int:
     """Insert a post; returns its id."""
     conn = get_db()
-    cur = conn.execute(
-        "INSERT INTO post (author_id, title, body) VALUES (?, ?, ?)",
-        (author_id, title.strip(), body),
-    )
+    post_id: int = conn.execute(
+        "INSERT INTO post (author_id, title, body, created) VALUES (?, ?, ?, ?)"
+        " RETURNING id",
+        (author_id, title.strip(), body, timestamp()),
+    ).fetchone()["id"]
     conn.commit()
-    assert cur.lastrowid is not None
-    return cur.lastrowid
+    return post_id
 
 
 def update_post(post_id: int, title: str, body: str) -> None:
     """Replace a post's title and body and stamp it as updated."""
     conn = get_db()
     conn.execute(
-        "UPDATE post SET title = ?, body = ?, updated = CURRENT_TIMESTAMP WHERE id = ?",
-        (title.strip(), body, post_id),
+        "UPDATE post SET title = ?, body = ?, updated = ? WHERE id = ?",
+        (title.strip(), body, timestamp(), post_id),
     )
     conn.commit()
 

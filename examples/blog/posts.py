@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from erlen import (
@@ -19,11 +18,12 @@ from erlen import (
 
 from . import live, models
 from .auth import login_required
+from .db import Row
 
 bp = Blueprint("blog", __name__)
 
 
-def get_post_or_404(post_id: int) -> sqlite3.Row:
+def get_post_or_404(post_id: int) -> Row:
     """The post, or a 404 page."""
     post = models.get_post(post_id)
     if post is None:
@@ -31,7 +31,7 @@ def get_post_or_404(post_id: int) -> sqlite3.Row:
     return post
 
 
-def get_own_post(post_id: int) -> sqlite3.Row:
+def get_own_post(post_id: int) -> Row:
     """The post if the logged-in user wrote it: 404 if missing, 403 if not theirs."""
     post = get_post_or_404(post_id)
     if post["author_id"] != g.user["id"]:

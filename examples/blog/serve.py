@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from . import create_app
-from .db import DEMO_PASSWORD, DEMO_USERNAME, init_db, seed_demo
+from .db import DEMO_PASSWORD, DEMO_USERNAME, init_db, location, seed_demo
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     with app.app_context():
         init_db()
         created, posts = seed_demo()
-    print(f"Database: {app.config['DATABASE']}")
+    print(f"Database: {location(app.config)}")
     if created:
         print(f"Seeded {posts} demo posts.")
     print(f"Demo account: username {DEMO_USERNAME!r}, password {DEMO_PASSWORD!r}")

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
+from datetime import timedelta
 
 from erlen import request
 
-from .db import get_db
+from .db import Row, get_db, timestamp
 
 #: Every token starts with this, so a leaked one is easy to recognise.
 TOKEN_PREFIX = "blog_"
@@ -47,16 +47,16 @@ def create_token(user_id: int, name: str) -> tuple[int, str]:
     (the only time it is available)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     conn = get_db()
-    cur = conn.execute(
-        "INSERT INTO api_token (user_id, name, token_hash, shown) VALUES (?, ?, ?, ?)",
-        (user_id, name.strip(), hash_token(token), token[:SHOWN_CHARS]),
-    )
+    token_id: int = conn.execute(
+        "INSERT INTO api_token (user_id, name, token_hash, shown, created)"
+        " VALUES (?, ?, ?, ?, ?) RETURNING id",
+        (user_id, name.strip(), hash_token(token), token[:SHOWN_CHARS], timestamp()),
+    ).fetchone()["id"]
     conn.commit()
-    assert cur.lastrowid is not None
-    return cur.lastrowid, token
+    return token_id, token
 
 
-def list_tokens(user_id: int) -> list[sqlite3.Row]:
+def list_tokens(user_id: int) -> list[Row]:
     """The user's tokens, newest first (without any secret)."""
     return (
         get_db()
@@ -69,9 +69,9 @@ def list_tokens(user_id: int) -> list[sqlite3.Row]:
     )
 
 
-def get_token(user_id: int, token_id: int) -> sqlite3.Row | None:
+def get_token(user_id: int, token_id: int) -> Row | None:
     """One of the user's tokens, or ``None`` (someone else's is ``None`` too)."""
-    row: sqlite3.Row | None = (
+    row: Row | None = (
         get_db()
         .execute(
             "SELECT id, name, shown, created, last_used FROM api_token"
@@ -95,29 +95,28 @@ def revoke_token(user_id: int, token_id: int) -> bool:
 
 #: ``last_used`` is refreshed at most this often, so that a busy script does
 #: not turn every read into a database write.
-LAST_USED_RESOLUTION = "-60 seconds"
+LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
-def user_for_token(token: str) -> sqlite3.Row | None:
+def user_for_token(token: str) -> Row | None:
     """The user a valid token belongs to (and note its use), or ``None``."""
     conn = get_db()
-    row = conn.execute(
+    row: Row | None = conn.execute(
         "SELECT t.id AS token_id,"
-        " (t.last_used IS NULL OR t.last_used < datetime('now', ?)) AS stale,"
-        " u.* FROM api_token t JOIN user u ON u.id = t.user_id"
+        " (t.last_used IS NULL OR t.last_used < ?) AS stale,"
+        ' u.* FROM api_token t JOIN "user" u ON u.id = t.user_id'
         " WHERE t.token_hash = ?",
-        (LAST_USED_RESOLUTION, hash_token(token)),
+        (timestamp(-LAST_USED_RESOLUTION), hash_token(token)),
     ).fetchone()
     if row is None:
         return None
     if row["stale"]:
         conn.execute(
-            "UPDATE api_token SET last_used = CURRENT_TIMESTAMP WHERE id = ?",
-            (row["token_id"],),
+            "UPDATE api_token SET last_used = ? WHERE id = ?",
+            (timestamp(), row["token_id"]),
         )
         conn.commit()
-    user: sqlite3.Row = row
-    return user
+    return row
 
 
 def bearer_token() -> str | None:
@@ -129,7 +128,7 @@ def bearer_token() -> str | None:
     return auth.token
 
 
-def token_to_json(row: sqlite3.Row) -> dict[str, object]:
+def token_to_json(row: Row) -> dict[str, object]:
     """The public representation of a token (never the token itself)."""
     return {
         "id": row["id"],

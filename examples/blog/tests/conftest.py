@@ -1,42 +1,70 @@
-"""Fixtures for the blog's tests: an app on a temporary database, users, helpers."""
+"""Fixtures for the blog's tests: an app on a fresh database, users, helpers.
+
+Every test that uses ``app`` runs twice: on a SQLite file and on a real
+PostgreSQL server (``tests/postgres_fixture.py``; one server for the session,
+an empty schema per test).
+"""
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from werkzeug.security import generate_password_hash
 
 from examples.blog import create_app, models
-from examples.blog.db import create_user
+from examples.blog.db import insert_user
+
+ROOT = Path(__file__).resolve().parents[3]
+if str(ROOT / "tests") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tests"))
+
+from postgres_fixture import PostgresServer, postgres_server  # noqa: E402
 
 if TYPE_CHECKING:
     from erlen import Erlen
     from erlen.testing import ErlenClient
 
+__all__ = ["postgres_server"]  # the fixture: a real PostgreSQL server
+
 PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret"}
+#: The storage backends every ``app`` test runs on.
+BACKENDS = ("sqlite", "postgresql")
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 META_CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """The settings of a new, empty database: a SQLite file (``DATABASE``)
+    or a PostgreSQL schema of its own (``DATABASE_URL``)."""
+    if request.param == "sqlite":
+        return {"DATABASE": str(tmp_path / "blog.sqlite")}
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return {"DATABASE_URL": server.fresh_url()}
+
+
+@functools.cache
+def password_hash(username: str) -> str:
+    """The user's real password hashed once per session (scrypt takes a while)."""
+    return generate_password_hash(PASSWORDS[username])
+
+
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Erlen]:
-    """The blog on an empty temporary database with users alice and bob.
+def app(database: dict[str, Any]) -> Iterator[Erlen]:
+    """The blog on an empty database with users alice and bob.
 
     alice wrote posts 1 ("Alice's first") and 2 ("Alice's second").
     """
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "DATABASE": str(tmp_path / "blog.sqlite"),
-        }
-    )
+    app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", **database})
     with app.app_context():
-        alice = create_user("alice", PASSWORDS["alice"])
-        create_user("bob", PASSWORDS["bob"])
+        alice = insert_user("alice", password_hash("alice"))
+        insert_user("bob", password_hash("bob"))
         models.create_post(alice, "Alice's first", "Hello *world*.")
         models.create_post(alice, "Alice's second", "More text.")
     yield app

@@ -84,8 +84,8 @@ def test_register_validation(
     assert 'class="flash flash-error">Please correct the errors below.' in html
     assert 'aria-invalid="true"' in html
     with app.app_context():
-        count = models.get_db().execute("SELECT COUNT(*) FROM user").fetchone()[0]
-    assert count == 2  # alice and bob only
+        count = models.get_db().execute('SELECT COUNT(*) AS n FROM "user"').fetchone()
+    assert count["n"] == 2  # alice and bob only
 
 
 def test_register_keeps_username_but_not_password(client: ErlenClient) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -106,14 +105,9 @@ def test_unknown_url_is_custom_404(client: ErlenClient) -> None:
     assert 'href="/">Back to the posts</a>' in html
 
 
-def test_error_500_page(tmp_path: Path) -> None:
+def test_error_500_page(database: dict[str, Any]) -> None:
     app = create_app(
-        {
-            "TESTING": True,
-            "PROPAGATE_EXCEPTIONS": False,
-            "DATABASE": str(tmp_path / "b.sqlite"),
-            "SECRET_KEY": "k",
-        }
+        {"TESTING": True, "PROPAGATE_EXCEPTIONS": False, "SECRET_KEY": "k", **database}
     )
 
     @app.get("/boom")

@@ -14,7 +14,7 @@ import pytest
 
 from examples.blog import create_app, models
 from examples.blog.config import DefaultConfig
-from examples.blog.db import DEMO_POSTS, create_user
+from examples.blog.db import DEMO_POSTS, create_user, get_db, location
 from examples.blog.keys import load_or_create_secret_key
 
 from .conftest import csrf_token
@@ -90,15 +90,31 @@ def test_default_database_is_in_the_instance_folder(app: Erlen) -> None:
     assert app.instance_path.endswith("instance")
 
 
+def app_table_counts(app: Erlen) -> dict[str, int]:
+    """Rows per table, through the app's own connection (either database)."""
+    with app.app_context():
+        return {
+            table: get_db()
+            .execute(f'SELECT COUNT(*) AS n FROM "{table}"')
+            .fetchone()["n"]
+            for table in ("user", "post")
+        }
+
+
 def test_init_db_and_seed_demo_commands(app: Erlen) -> None:
     runner = app.test_cli_runner()
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
     assert result.output == "Created user 'demo' (password 'demo') with 7 posts.\n"
-    assert table_counts(Path(app.config["DATABASE"])) == {
-        "user": 3,
-        "post": 2 + len(DEMO_POSTS),
-    }
+    assert app_table_counts(app) == {"user": 3, "post": 2 + len(DEMO_POSTS)}
+    # A minute apart, the first one now: the fixture's posts come second.
+    posts = app.test_client().get("/api/posts").get_json()["posts"]
+    assert [post["title"] for post in posts[:4]] == [
+        DEMO_POSTS[0][0],
+        "Alice's second",
+        "Alice's first",
+        DEMO_POSTS[1][0],
+    ]
 
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code == 0
@@ -106,12 +122,12 @@ def test_init_db_and_seed_demo_commands(app: Erlen) -> None:
 
     keep = runner.invoke(args=["init-db"])
     assert keep.exit_code == 0
-    assert keep.output == f"Initialised the database at {app.config['DATABASE']}.\n"
-    assert table_counts(Path(app.config["DATABASE"]))["user"] == 3
+    assert keep.output == f"Initialised the database at {location(app.config)}.\n"
+    assert app_table_counts(app)["user"] == 3
 
     dropped = runner.invoke(args=["init-db", "--drop"])
     assert dropped.exit_code == 0
-    assert table_counts(Path(app.config["DATABASE"])) == {"user": 0, "post": 0}
+    assert app_table_counts(app) == {"user": 0, "post": 0}
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

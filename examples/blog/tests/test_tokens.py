@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from examples.blog.db import get_db
 
 from .conftest import Auth, csrf_token, form
 from .test_api import assert_error
@@ -24,13 +25,10 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def stored_tokens(app: Erlen) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(app.config["DATABASE"])
-    conn.row_factory = sqlite3.Row
-    with conn:
-        rows = conn.execute("SELECT * FROM api_token ORDER BY id").fetchall()
-    conn.close()
-    return rows
+def stored_tokens(app: Erlen) -> list[Any]:
+    """The rows of the api_token table, read on a connection of their own."""
+    with app.app_context():
+        return get_db().execute("SELECT * FROM api_token ORDER BY id").fetchall()
 
 
 def test_tokens_page_needs_login(client: ErlenClient) -> None:
@@ -262,11 +260,9 @@ def test_tokens_do_not_log_into_the_html_site(client: ErlenClient, auth: Auth) -
 
 def test_deleting_a_user_deletes_their_tokens(app: Erlen, auth: Auth) -> None:
     token = auth.create_token("bob")
-    conn = sqlite3.connect(app.config["DATABASE"])
-    with conn:
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("DELETE FROM user WHERE username = 'bob'")
-    conn.close()
+    with app.app_context():
+        get_db().execute('DELETE FROM "user" WHERE username = ?', ("bob",))
+        get_db().commit()
     assert stored_tokens(app) == []
     response = app.test_client().get("/api/posts", headers=bearer(token))
     assert response.status_code == 401
