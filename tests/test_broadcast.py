@@ -575,3 +575,38 @@ def test_an_event_stream_survives_a_redis_restart(
     finally:
         broadcast.close()
         publisher.close()
+
+
+def test_the_background_loop_keeps_no_request_context(
+    redis_server: RedisServer,
+) -> None:
+    """The Redis backend's loop starts its reader task and opens its
+    connections while serving the first subscriber and publisher: none of
+    that may keep their request contexts (or see their ``request``) after
+    they end."""
+    import weakref
+
+    app = Erlen(__name__)
+    app.config.update(BROADCAST_URL=redis_server.url, BROADCAST_TIMEOUT=3)
+    b = Broadcast(app)
+    refs = []
+
+    async def subscriber() -> list[t.Any]:
+        with app.test_request_context("/subscriber") as ctx:
+            refs.append(weakref.ref(ctx))
+            async with b.subscribe("ctx") as sub:
+                with app.test_request_context("/publisher") as pub_ctx:
+                    refs.append(weakref.ref(pub_ctx))
+                    await b.apublish("ctx", "one")
+                    b.publish("ctx", "two")
+                return [await sub.get(timeout=5), await sub.get(timeout=5)]
+
+    try:
+        assert run(subscriber()) == ["one", "two"]
+        # The reader task and the connections are still there, holding
+        # neither context.
+        assert b._get_backend().reader is not None  # type: ignore[attr-defined]
+        gc.collect()
+        assert [ref() for ref in refs] == [None, None]
+    finally:
+        b.close()

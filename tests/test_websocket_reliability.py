@@ -203,26 +203,44 @@ IMPLEMENTATIONS = ("websockets-sansio", "websockets", "wsproto")
 
 
 @contextmanager
-def serve(root: Path, implementation: str) -> Iterator[Server]:
-    """A uvicorn server for ``SERVER_APP`` with ``--ws=implementation``."""
-    raise_fd_limit(CONCURRENT * 2 + 512)
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    assert soft == resource.RLIM_INFINITY or soft >= CONCURRENT * 2 + 256, soft
-    (root / "ws_reliability_app.py").write_text(SERVER_APP)
+def uvicorn_server(
+    root: Path,
+    source: str,
+    module: str,
+    options: t.Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """uvicorn (one worker, loopback) serving ``app.asgi_app`` of the module
+    ``source``, written to ``root/module.py``; ``env`` is added to the
+    server's environment."""
+    (root / f"{module}.py").write_text(source)
     port = free_port()
     command = [
         str(Path(sys.executable).parent / "uvicorn"),
         "--host=127.0.0.1",
         f"--port={port}",
         "--lifespan=off",
-        "--backlog=2048",
-        f"--ws-max-size={MAX_SIZE}",
-        f"--ws={implementation}",
-        "ws_reliability_app:app.asgi_app",
+        *options,
+        f"{module}:app.asgi_app",
     ]
+    implementation = next(
+        (o.partition("=")[2] for o in options if o.startswith("--ws=")), "auto"
+    )
     log = root / "uvicorn.log"
-    with running(command, port, log, {"PYTHONPATH": str(root)}) as process:
+    env = {"PYTHONPATH": str(root), **(env or {})}
+    with running(command, port, log, env) as process:
         yield Server(implementation, port, process.pid, log)
+
+
+@contextmanager
+def serve(root: Path, implementation: str) -> Iterator[Server]:
+    """A uvicorn server for ``SERVER_APP`` with ``--ws=implementation``."""
+    raise_fd_limit(CONCURRENT * 2 + 512)
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    assert soft == resource.RLIM_INFINITY or soft >= CONCURRENT * 2 + 256, soft
+    options = ["--backlog=2048", f"--ws-max-size={MAX_SIZE}", f"--ws={implementation}"]
+    with uvicorn_server(root, SERVER_APP, "ws_reliability_app", options) as server:
+        yield server
 
 
 @pytest.fixture(scope="module", params=IMPLEMENTATIONS)

@@ -55,6 +55,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextvars
 import json as _json
 import logging
 import os
@@ -544,9 +545,20 @@ class _RedisBackend(_Backend):
                 self.loop = loop
             return self.loop
 
+    def _submit(
+        self, coro: t.Coroutine[t.Any, t.Any, t.Any]
+    ) -> concurrent.futures.Future[t.Any]:
+        """Schedule ``coro`` in the background loop, in an empty context: the
+        loop (made on first use), the reader task ``coro`` may start and the
+        connections it may open last, and would otherwise keep the caller's
+        context alive, and its request with it."""
+        return contextvars.Context().run(
+            lambda: asyncio.run_coroutine_threadsafe(coro, self._loop())
+        )
+
     def _run(self, coro: t.Coroutine[t.Any, t.Any, t.Any]) -> t.Any:
         """Run ``coro`` in the background loop and wait for its result."""
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop())
+        future = self._submit(coro)
         try:
             # The coroutines time out by themselves; this is a safety net.
             return future.result(self.timeout + 5)
@@ -555,7 +567,7 @@ class _RedisBackend(_Backend):
             raise self._unreachable("finish", self.last_error) from None
 
     async def _arun(self, coro: t.Coroutine[t.Any, t.Any, t.Any]) -> t.Any:
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop())
+        future = self._submit(coro)
         return await asyncio.wrap_future(future)
 
     def _clients(self) -> None:
@@ -599,7 +611,12 @@ class _RedisBackend(_Backend):
         loop = self.loop
         if loop is not None and not self.closed:
             try:
-                loop.call_soon_threadsafe(self._unsubscribe, sub.channel, id(sub))
+                loop.call_soon_threadsafe(
+                    self._unsubscribe,
+                    sub.channel,
+                    id(sub),
+                    context=contextvars.Context(),
+                )
             except RuntimeError:  # the loop is closed
                 pass
 
