@@ -6,10 +6,16 @@ server-sent events per second under uvicorn for erlen, Starlette and Quart
 
 ``python -m benchmarks.run [--quick] [--no-servers] [--scenarios a,b]
 [--frameworks a,b] [--asgi-frameworks a,b] [--rounds N] [--seconds S]
-[--output docs/benchmarks.md]``
+[--output docs/benchmarks.md] [--only micro,scaling]``
+
+Beside whole requests it times ``url_for`` per call and template renders
+against the number of rows (:mod:`benchmarks.micro`), and routing and
+``url_for`` against the number of routes (``--only micro`` or ``--only
+scaling`` runs just those and prints their tables).
 
 ``BENCH_QUICK=1`` (or ``--quick``) is the development mode: few rounds and
-requests, in-process only, JSON written, docs/benchmarks.md left alone
+requests, in-process only (requests, ``url_for``, template rows), JSON
+written, docs/benchmarks.md left alone
 (``python -m benchmarks.realtime --quick`` is the websocket/SSE section's).
 
 Each framework runs in its own subprocess; rounds are interleaved across
@@ -234,12 +240,26 @@ if sys.argv[1] == "erlen":
 else:
     def match():
         app.url_map.bind_to_environ(env).match(return_rule=True)
-for _ in range(200): match()
-count = 5000
-t0 = time.perf_counter()
-for _ in range(count): match()
-match_us = (time.perf_counter() - t0) / count * 1e6
-print(json.dumps({"build_ms": build * 1000, "match_us": match_us}))
+def best_us(fn, count=5000, batches=5):
+    for _ in range(200): fn()
+    best = float("inf")
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        for _ in range(count // batches): fn()
+        best = min(best, time.perf_counter() - t0)
+    return best / (count // batches) * 1e6
+match_us = best_us(match)
+from flask import url_for
+endpoint = f"e{n-1}"
+with app.test_request_context("/"):
+    if kind == "static":
+        assert url_for(endpoint) == path
+        url_for_us = best_us(lambda: url_for(endpoint))
+    else:
+        assert url_for(endpoint, v="x") == path
+        url_for_us = best_us(lambda: url_for(endpoint, v="x"))
+print(json.dumps({"build_ms": build * 1000, "match_us": match_us,
+                  "url_for_us": url_for_us}))
 """
 
 
@@ -256,6 +276,55 @@ def scaling() -> dict[str, t.Any]:
                     check=True,
                 )
                 out[f"{fw}/{kind}/{n}"] = json.loads(res.stdout)
+    return out
+
+
+MICRO_FRAMEWORKS = ("erlen", "flask", "jinja")
+MICRO_SECTIONS = ("url_for", "templates")
+
+
+def micro(
+    rounds: int, n: int, sections: t.Sequence[str] = MICRO_SECTIONS
+) -> dict[str, t.Any]:
+    """``url_for`` per call and template renders per row count
+    (:mod:`benchmarks.micro`): erlen, Flask and stock Jinja2 beside erlen's
+    FastEnvironment, each in its own process, rounds interleaved, medians."""
+
+    def measure(fw: str) -> dict[str, t.Any] | None:
+        if fw == "jinja" and "templates" not in sections:
+            return None
+        return run_worker(fw, n, list(sections), "benchmarks.micro")
+
+    medians, last = interleaved(list(MICRO_FRAMEWORKS), rounds, measure)
+    outputs = {fw: r["outputs"] for fw, r in last.items()}
+    return {
+        "sections": list(sections),
+        "us": {fw: v for fw, v in medians.items() if v},
+        "outputs": outputs,
+        "mismatches": micro_mismatches(outputs),
+    }
+
+
+def micro_mismatches(outputs: dict[str, dict[str, str]]) -> list[str]:
+    """Outputs that differ: erlen's ``url_for`` results from Flask's, and any
+    renderer's page from stock Jinja2's (else Flask's) at the same size."""
+    out = []
+    erlen, flask = outputs.get("erlen", {}), outputs.get("flask", {})
+    for k, got in erlen.items():
+        if k.startswith("url_for/") and k in flask and got != flask[k]:
+            out.append(f"{k}: erlen {got[:80]!r} != flask {flask[k][:80]!r}")
+    pages: dict[str, dict[str, str]] = {}
+    for fw, per in outputs.items():
+        for k, digest in per.items():
+            kind, _, size = k.partition("/")
+            if kind in ("render", "jinja2", "fast"):
+                name = fw if kind == "render" else kind
+                pages.setdefault(size, {})[name] = digest
+    for size, by in pages.items():
+        ref = "jinja2" if "jinja2" in by else "flask"
+        for name, digest in by.items():
+            if ref in by and digest != by[ref]:
+                out.append(f"{size} rows: {name} page differs from {ref}'s")
     return out
 
 
@@ -534,9 +603,9 @@ def _server_table(srv: dict[str, t.Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _check(what: str, bad: list[str]) -> list[str]:
+def _check(what: str, bad: list[str], label: str = "Response check") -> list[str]:
     verdict = "**all identical**" if not bad else "MISMATCHES: " + "; ".join(bad)
-    return [f"Response check ({what}): {verdict}", ""]
+    return [f"{label} ({what}): {verdict}", ""]
 
 
 def render(results: dict[str, t.Any]) -> str:
@@ -655,21 +724,124 @@ def render(results: dict[str, t.Any]) -> str:
             "|---|---:|",
         ]
         lines += [f"| {k} | {v / 1024:.1f} |" for k, v in rss.items()] + [""]
+    mic = results.get("micro")
+    if mic:
+        lines += render_micro(mic)
     sc = results.get("scaling")
     if sc:
+        lines += render_scaling(sc)
+    return "\n".join(lines)
+
+
+def _ratio(slow: float | None, fast: float | None) -> str:
+    return f"**{slow / fast:.2f}x**" if slow and fast else "-"
+
+
+def render_micro(mic: dict[str, t.Any]) -> list[str]:
+    """The ``url_for`` and template-rows sections (:func:`micro`'s results)."""
+    from .micro import LOOP, ROWS, URL_FORMS
+
+    us = mic["us"]
+    bad = mic["mismatches"]
+    erlen, flask = us.get("erlen", {}), us.get("flask", {})
+    lines: list[str] = []
+    if "url_for" in mic["sections"]:
         lines += [
-            "## Scaling with the number of routes (last route matched)",
+            "## `url_for`, µs per call (lower is better)",
             "",
-            "| framework | kind | routes | app build ms | match µs |",
-            "|---|---|---:|---:|---:|",
+            "Inside a real request to a view of the `blog` blueprint of a Flask-API",
+            "app (`benchmarks/micro.py`, on erlen through `erlen.flask_patch`): the",
+            "view times the calls, so `.update` resolves against the request's",
+            "blueprint. Each form is a loop of that one call written out. The",
+            "template row renders `{% for i in r %}{{ url_for('blog.update',",
+            f"id=i) }}}}{{% endfor %}}` over {LOOP} values with `render_template`,",
+            f"less the same loop printing `i`, divided by {LOOP}. Issue 13's",
+            "target: Flask / erlen ≥ 5x.",
+            "",
+            "| call | erlen | Flask | Flask / erlen |",
+            "|---|---:|---:|---:|",
         ]
-        for k, v in sc.items():
-            fw, kind, n = k.split("/")
+        calls = [(f"url_for/{k}", v[0]) for k, v in URL_FORMS.items()]
+        calls.append(("url_for/template", "from a template, per call"))
+        for key, what in calls:
+            e, f = erlen.get(key), flask.get(key)
+            cells = [f"{v:.2f}" if v is not None else "-" for v in (e, f)]
+            lines.append(f"| {what} | " + " | ".join(cells) + f" | {_ratio(f, e)} |")
+        lines.append("")
+        lines += _check(
+            "every `url_for` result and the template's output, erlen vs Flask",
+            [b for b in bad if b.startswith("url_for/")],
+            "Output check",
+        )
+    if "templates" in mic["sections"]:
+        renderers = [
+            ("jinja", "jinja2", "stock `jinja2.Environment`"),
+            ("jinja", "fast", "`erlen.jinja.FastEnvironment`"),
+            ("flask", "render", "Flask `render_template`"),
+            ("erlen", "render", "erlen `render_template`"),
+        ]
+
+        def per_row(fw: str, kind: str) -> float | None:
+            a = us.get(fw, {}).get(f"{kind}/{ROWS[-2]}")
+            b = us.get(fw, {}).get(f"{kind}/{ROWS[-1]}")
+            return (b - a) / (ROWS[-1] - ROWS[-2]) if a and b else None
+
+        stock = per_row("jinja", "jinja2")
+        lines += [
+            "## Template rendering vs number of rows, µs per render (lower is better)",
+            "",
+            "`benchmarks/templates/rows.html`: one table row per item, a dict",
+            "whose fields are printed with autoescape (two need escaping), one",
+            "object attribute (`row.author.name`), one filter (`|upper`) and",
+            "`loop.index`. Stock Jinja2 and erlen's FastEnvironment (same loader,",
+            "autoescape on) render with `Template.render` in one process; the",
+            "framework rows are `render_template` inside a request on each app",
+            f"(context processors included). Per row: the slope from {ROWS[-2]:,}",
+            f"to {ROWS[-1]:,} rows. Issue 13's target: linear in rows, erlen's",
+            "per-row cost below stock Jinja2's.",
+            "",
+            "| renderer | "
+            + " | ".join(f"{r:,} rows" for r in ROWS)
+            + " | µs per row | Jinja2 per row / this |",
+            "|---|" + "---:|" * (len(ROWS) + 2),
+        ]
+        for fw, kind, what in renderers:
+            cells = [_us(us.get(fw, {}).get(f"{kind}/{r}")) for r in ROWS]
+            row = per_row(fw, kind)
+            slope = f"{row:.2f}" if row is not None else "-"
             lines.append(
-                f"| {fw} | {kind} | {n} | {v['build_ms']:.1f} | {v['match_us']:.2f} |"
+                f"| {what} | " + " | ".join(cells) + f" | {slope} | "
+                f"{_ratio(stock, row)} |"
             )
         lines.append("")
-    return "\n".join(lines)
+        lines += _check(
+            "the page at every size from all four renderers",
+            [b for b in bad if not b.startswith("url_for/")],
+            "Output check",
+        )
+    return lines
+
+
+def render_scaling(sc: dict[str, t.Any]) -> list[str]:
+    lines = [
+        "## Scaling with the number of routes (last route matched and built)",
+        "",
+        "`url_for` builds the last-added endpoint inside a request context",
+        "(issue 13's target: flat from 10 to 10,000 routes on erlen). Match and",
+        "`url_for` times are the fastest of 5 batches of 1,000 calls.",
+        "",
+        "| framework | kind | routes | app build ms | match µs | url_for µs |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for k, v in sc.items():
+        fw, kind, n = k.split("/")
+        url = v.get("url_for_us")
+        lines.append(
+            f"| {fw} | {kind} | {n} | {v['build_ms']:.1f} | {v['match_us']:.2f} | "
+            + (f"{url:.2f}" if url is not None else "-")
+            + " |"
+        )
+    return [*lines, ""]
 
 
 def _render_asgi(asgi: dict[str, t.Any], wsgi_us: dict[str, t.Any]) -> list[str]:
@@ -766,9 +938,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=int, default=5, help="wrk run per server")
     p.add_argument("--output", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     p.add_argument(
-        "--json", default=os.path.join(ROOT, "benchmarks", "results", "latest.json")
+        "--json",
+        default=None,
+        help="results file (default benchmarks/results/latest.json; with --only,"
+        " none unless given)",
+    )
+    p.add_argument(
+        "--only",
+        default="",
+        help="run only these sections, comma-separated: micro (url_for and"
+        " template rows), scaling; prints their tables, writes no page",
     )
     args = p.parse_args(argv)
+    if args.only:
+        return only(args.only.split(","), args)
+    if args.json is None:
+        args.json = os.path.join(ROOT, "benchmarks", "results", "latest.json")
     scenarios = [s for s in args.scenarios.split(",") if s]
     frameworks = [f for f in args.frameworks.split(",") if f]
     asgi_frameworks = [f for f in args.asgi_frameworks.split(",") if f]
@@ -820,6 +1005,9 @@ def main(argv: list[str] | None = None) -> int:
             ),
         }
         lap("asgi in-process")
+    if "erlen" in frameworks and "flask" in frameworks:
+        results["micro"] = micro(rounds, n)
+        lap("url_for, template rows")
     if not args.quick:
         results["import_ms"] = import_times(frameworks)
         results["scaling"] = scaling()
@@ -859,7 +1047,30 @@ def main(argv: list[str] | None = None) -> int:
             f.write(render(results) + "\n")
     print(render(results))
     bad = results["mismatches"] + results.get("asgi", {}).get("mismatches", [])
+    bad += results.get("micro", {}).get("mismatches", [])
     return 1 if bad else 0
+
+
+def only(sections: list[str], args: argparse.Namespace) -> int:
+    """``--only``: run the named sections alone and print their tables."""
+    unknown = set(sections) - {"micro", "scaling"}
+    if unknown:
+        raise SystemExit(f"--only: unknown sections {sorted(unknown)}")
+    rounds = args.rounds or (3 if args.quick else 5)
+    n = args.requests or (300 if args.quick else 3000)
+    results: dict[str, t.Any] = {}
+    lines: list[str] = []
+    if "micro" in sections:
+        results["micro"] = micro(rounds, n)
+        lines += render_micro(results["micro"])
+    if "scaling" in sections:
+        results["scaling"] = scaling()
+        lines += render_scaling(results["scaling"])
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    print("\n".join(lines))
+    return 1 if results.get("micro", {}).get("mismatches") else 0
 
 
 if __name__ == "__main__":

@@ -144,3 +144,18 @@ def test_asgi_section_measures_every_peer(quick_run: dict[str, Any]) -> None:
     else:
         assert ip["us"]["erlen"] == {}
         assert "has no `app.asgi_app` yet" in page
+
+
+def test_quick_run_includes_url_for_and_template_rows(
+    quick_run: dict[str, Any],
+) -> None:
+    mic = quick_run["micro"]
+    assert mic["sections"] == ["url_for", "templates"]
+    assert mic["mismatches"] == [], mic["mismatches"]
+    assert set(mic["us"]) == {"erlen", "flask", "jinja"}
+    assert mic["outputs"]["erlen"]["url_for/relative"] == "/blog/7/update"
+    assert "url_for, template rows" in quick_run["section_seconds"]
+    page = render(quick_run)
+    assert page.index("## `url_for`, µs per call") < page.index(
+        "## Template rendering vs number of rows"
+    )
