@@ -128,6 +128,26 @@ def test_version_is_flask_compatible_and_erlen_keeps_its_own() -> None:
     assert erlen.__version__ != version
 
 
+def test_attributes_read_once_are_erlens_and_can_be_patched() -> None:
+    from unittest import mock
+
+    assert flask.url_for is erlen.url_for
+    assert flask.url_for is erlen.url_for  # now from flask's own dict
+    assert "url_for" in vars(flask)
+
+    def fake(endpoint: str, **values: object) -> str:
+        return f"fake {endpoint}"
+
+    with mock.patch("flask.url_for", fake):
+        assert flask.url_for("x") == "fake x"
+    assert flask.url_for is erlen.url_for
+    # Lazily imported erlen names and the deprecated version keep their paths.
+    assert flask.Broadcast is erlen.Broadcast
+    for _ in range(2):
+        with pytest.warns(DeprecationWarning, match="__version__"):
+            assert flask.__version__ == erlen.flask_patch.FLASK_VERSION
+
+
 def test_install_is_idempotent() -> None:
     finders_before = [f for f in sys.meta_path if type(f).__name__ == "_FlaskFinder"]
     erlen.flask_patch.install()

@@ -93,9 +93,41 @@ def _werkzeug(url_map: Map, path: str, method: str) -> t.Any:
 def test_compiled_matcher_agrees_with_werkzeug(
     specs: list[tuple[str, bool, frozenset[str], bool]], path: str, method: str
 ) -> None:
+    _agrees(specs, path, method)
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(
+    # The same paths several times (flaskr's "/" is two rules): Werkzeug takes
+    # the first added that allows the method.
+    specs=st.lists(rule_specs(), min_size=2, max_size=8).map(lambda s: s + s[:2]),
+    data=st.data(),
+    method=st.sampled_from(["GET", "POST", "HEAD", "PUT"]),
+)
+def test_compiled_matcher_agrees_with_werkzeug_on_repeated_rules(
+    specs: list[tuple[str, bool, frozenset[str], bool]], data: t.Any, method: str
+) -> None:
+    # Mostly the path of one of the rules, so that repeated rules are hit.
+    path = data.draw(st.sampled_from([s[0] for s in specs]) | paths())
+    _agrees(specs, path, method)
+
+
+def _agrees(
+    specs: list[tuple[str, bool, frozenset[str], bool]], path: str, method: str
+) -> None:
     url_map = _build_map(specs)
     expected = _werkzeug(url_map, path, method)
-    got = CompiledMatcher(url_map).match(path, method)
+    matcher = CompiledMatcher(url_map)
+    got = matcher.match(path, method)
+    if got is None and isinstance(expected, tuple) and expected[0] != "redirect":
+        # Deferred to Werkzeug, whose answer the app hands back (as
+        # Erlen._match does); the matcher may answer by itself from then on.
+        matcher.learn(path, method, expected[0])
+        got = matcher.match(path, method)
     if got is None:
         return  # deferred to Werkzeug: same answer by construction
     if got is NOT_FOUND:
@@ -104,6 +136,39 @@ def test_compiled_matcher_agrees_with_werkzeug(
     assert isinstance(expected, tuple) and expected[0] != "redirect", expected
     assert got[0] is expected[0]
     assert got[1] == expected[1]
+
+
+def test_a_path_two_rules_share_is_werkzeugs_choice_then_the_matchers() -> None:
+    # Flaskr's layout: the blueprint's "/" view, then app.add_url_rule("/",
+    # endpoint="index") with no view, so that url_for("index") works.
+    from erlen import Blueprint, Erlen
+
+    app = Erlen(__name__)
+    bp = Blueprint("blog", __name__)
+
+    @bp.route("/")
+    def index() -> str:
+        return "blog index"
+
+    app.register_blueprint(bp)
+    app.add_url_rule("/", endpoint="index")
+    client = app.test_client()
+    for _ in range(2):
+        response = client.get("/")
+        assert response.status_code == 200
+        assert response.data == b"blog index"
+    matcher = app._matcher
+    assert matcher is not None
+    rule, values = matcher.match("/", "GET")  # type: ignore[misc]
+    assert (rule.endpoint, values) == ("blog.index", {})
+    assert matcher.match("/", "POST") is None  # not asked yet: Werkzeug's 405
+    assert client.post("/").status_code == 405
+    assert matcher.match("/", "POST") is None
+    # A rule added to the map rebuilds the matcher, and what it learned
+    # goes with it.
+    app.url_map.add(Rule("/", endpoint="late"))
+    assert client.get("/").data == b"blog index"
+    assert app._matcher is not matcher
 
 
 def test_matcher_answers_common_cases_itself() -> None:

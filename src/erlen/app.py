@@ -244,6 +244,7 @@ _DISPATCH_METHODS = frozenset(
         "do_teardown_request",
         "do_teardown_appcontext",
         "request_context",
+        "inject_url_defaults",
     )
 )
 
@@ -749,11 +750,18 @@ class Erlen(Scaffold):
             path = environ.get("PATH_INFO") or ""
             if not path.isascii():
                 path = path.encode("latin1").decode("utf-8", "replace")
-            result = matcher.match(path, environ.get("REQUEST_METHOD", "GET").upper())
+            method = environ.get("REQUEST_METHOD", "GET").upper()
+            result = matcher.match(path, method)
             if result is NOT_FOUND:
                 raise NotFound()
             if result is not None:
                 return result  # type: ignore[return-value]
+            rule, values = self._werkzeug_match(ctx)
+            matcher.learn(path, method, rule)
+            return rule, values
+        return self._werkzeug_match(ctx)
+
+    def _werkzeug_match(self, ctx: RequestContext) -> tuple[Rule, dict[str, t.Any]]:
         adapter = ctx.url_adapter
         if adapter is None:
             raise RuntimeError("No URL adapter for the request.")
@@ -890,19 +898,18 @@ class Erlen(Scaffold):
                 _external = True
         if _scheme is not None and not _external:
             raise ValueError("When specifying '_scheme', '_external' must be True.")
-        self.inject_url_defaults(endpoint, values)
+        if self.url_default_functions or "inject_url_defaults" in self._overrides:
+            self.inject_url_defaults(endpoint, values)
         builder = self._url_builder
         if builder is None or builder.url_map is not self.url_map:
             builder = self._url_builder = CompiledBuilder(self.url_map)
         # The compiled builder answers when it is certain of Werkzeug's answer
         # (see erlen/urlbuild.py); it leaves every BuildError to Werkzeug.
-        rv = builder.build(
-            url_adapter,  # type: ignore[arg-type]
-            endpoint,
-            values,
-            _method,
-            _external,
-            _scheme,
+        build = builder.function(url_adapter, endpoint)  # type: ignore[arg-type]
+        rv = (
+            None
+            if build is None
+            else build(url_adapter, values, _method, _external, _scheme)
         )
         if rv is None:
             try:

@@ -26,6 +26,8 @@ import warnings
 
 import erlen
 
+_MISSING = object()
+
 __all__ = ["FLASK_VERSION", "SUBMODULES", "install"]
 
 #: The Flask release whose API erlen follows, reported as ``flask.__version__``.
@@ -110,8 +112,15 @@ class _FlaskModule(types.ModuleType):
             return sorted({*names, *(_flask_name(n) for n in names)})
         if name.startswith("__"):
             raise AttributeError(name)
+        erlen_name = _erlen_name(name)
+        value = vars(erlen).get(erlen_name, _MISSING)
+        if value is not _MISSING:
+            # PERF: later reads of flask.<name> find it in this module's dict,
+            # without this method (about 1 µs each otherwise).
+            self.__dict__[name] = value
+            return value
         try:
-            return getattr(erlen, _erlen_name(name))
+            return getattr(erlen, erlen_name)
         except AttributeError:
             raise AttributeError(
                 f"module 'flask' has no attribute {name!r}"

@@ -163,7 +163,11 @@ def url_for(
     # PERF: the app straight from the context variable; the current_app proxy
     # costs more than building the URL (it still raises outside a context).
     app_ctx = _cv_app.get(None)
-    return (current_app if app_ctx is None else app_ctx.app).url_for(
+    app = current_app if app_ctx is None else app_ctx.app
+    if _anchor is None and _method is None and _scheme is None and _external is None:
+        # PERF: the options are keyword-only, so only values are left.
+        return app.url_for(endpoint, **values)
+    return app.url_for(
         endpoint,
         _anchor=_anchor,
         _method=_method,

@@ -5,7 +5,8 @@ added to it as usual, and :class:`CompiledMatcher` is rebuilt from it whenever
 it changed. The matcher only answers when the answer is certain:
 
 * a request path equal to a rule without converters (Werkzeug always prefers
-  a fully static match), or
+  a fully static match; when several rules have that path, Werkzeug's own
+  answer, remembered the first time it is asked), or
 * a path that exactly one rule could match at all, or
 * a path that no rule can match (a certain 404).
 
@@ -123,6 +124,8 @@ class CompiledMatcher:
         self.wildcard: list[_Dynamic] = []
         #: Rules whose matches Werkzeug may turn into redirects.
         self.slow: set[int] = set()
+        #: Werkzeug's answers for static paths that several rules share.
+        self.learned: dict[tuple[str, str], Rule] = {}
         self.enabled = not url_map.host_matching and not url_map.default_subdomain
         if not self.enabled:
             return
@@ -166,6 +169,21 @@ class CompiledMatcher:
         for group in self.by_segment.values():
             group.extend(self.wildcard)
 
+    def learn(self, path: str, method: str, rule: Rule) -> None:
+        """Remember that Werkzeug matched ``rule`` for ``path`` and ``method``
+        when several rules have that static path: its answer depends on
+        nothing else (the order it added them in, their methods, websocket
+        flags and redirects), so it is the answer until the map changes.
+        At most 1,024 are kept (methods are the client's to choose)."""
+        bucket = self.static.get(path)
+        if (
+            bucket is not None
+            and len(bucket) > 1
+            and any(r is rule for r in bucket)
+            and len(self.learned) < 1024
+        ):
+            self.learned[(path, method)] = rule
+
     def match(self, path: str, method: str) -> MatchResult:
         """The matching rule and its values, or ``None`` to defer to Werkzeug."""
         if not self.enabled or "//" in path or path[:1] != "/":
@@ -177,7 +195,13 @@ class CompiledMatcher:
             for rule in bucket:
                 if rule.methods is None or method in rule.methods:
                     if found is not None:
-                        return None
+                        # Several rules have this path (flaskr's "/" is both
+                        # "index" and "blog.index"): Werkzeug's choice, once
+                        # it has been asked (see learn).
+                        learned = self.learned.get((path, method))
+                        if learned is None:
+                            return None
+                        return learned, dict(learned.defaults or ())
                     found = rule
             if found is None or id(found) in self.slow:
                 return None

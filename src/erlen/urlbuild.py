@@ -341,11 +341,23 @@ class CompiledBuilder:
         """``adapter.build(endpoint, values, method, force_external,
         url_scheme=url_scheme)``, or ``None`` to let Werkzeug answer (always
         when Werkzeug would raise ``BuildError``). ``values`` is not changed."""
+        if type(values) is not dict:
+            return None
+        build = self.function(adapter, endpoint)
+        if build is None:
+            return None
+        return build(adapter, values, method, force_external, url_scheme)
+
+    def function(
+        self, adapter: MapAdapter, endpoint: t.Any
+    ) -> t.Callable[..., str | None] | None:
+        """The function :meth:`build` calls for ``endpoint`` with ``adapter``
+        (the same arguments, ``values`` a plain ``dict``), or ``None`` when
+        Werkzeug must answer."""
         url_map = self.url_map
         if (
             type(adapter) is not MapAdapter
             or adapter.map is not url_map
-            or type(values) is not dict
             or url_map.host_matching
             or url_map.default_subdomain
         ):
@@ -356,4 +368,4 @@ class CompiledBuilder:
             entry = self._compile(endpoint)
             if entry is None:
                 return None
-        return entry[2](adapter, values, method, force_external, url_scheme)
+        return entry[2]
