@@ -253,6 +253,53 @@ def test_codec_loads_untags_like_the_serializer(payload: str) -> None:
         assert repr(codec.loads(cookie, 60)) == repr(expected)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    key=st.binary(max_size=200),
+    message=st.binary(max_size=300),
+    digest=st.sampled_from(["sha1", "sha256", "sha512", "md5"]),
+)
+def test_keyed_mac_is_hmac(key: bytes, message: bytes, digest: str) -> None:
+    import hashlib
+    import hmac
+
+    method = getattr(hashlib, digest)
+    mac = S._KeyedMac(key, method)
+    assert mac._inner is not None  # the precomputed path, not the fallback
+    assert mac.sign(message) == hmac.new(key, message, method).digest()
+    assert mac.sign(message) == mac.sign(message)  # the states are not consumed
+
+
+def test_keyed_mac_falls_back_to_hmac_for_other_digests() -> None:
+    import hashlib
+    import hmac
+
+    class NoBlockSize:
+        # A digest object without block_size: hmac assumes 64 (and warns);
+        # the precomputed path cannot be sure, so hmac's object is used.
+        def __init__(self, data: bytes = b"") -> None:
+            self._h = hashlib.sha1(data)
+            self.digest_size = self._h.digest_size
+
+        def update(self, data: bytes) -> None:
+            self._h.update(data)
+
+        def copy(self) -> NoBlockSize:
+            other = NoBlockSize()
+            other._h = self._h.copy()
+            return other
+
+        def digest(self) -> bytes:
+            return self._h.digest()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mac = S._KeyedMac(b"k", NoBlockSize)
+        expected = hmac.new(b"k", b"m", NoBlockSize).digest()
+    assert mac._inner is None
+    assert mac.sign(b"m") == expected == hmac.new(b"k", b"m", hashlib.sha1).digest()
+
+
 def test_codec_is_used_and_rotation_works() -> None:
     app = make_app(SECRET_KEY_FALLBACKS=["old key"])
     codec = codec_for(app)
