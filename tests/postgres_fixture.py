@@ -207,7 +207,9 @@ class PostgresServer:
 def postgres_server() -> t.Iterator[PostgresServer]:
     """A running PostgreSQL server shared by the session's tests."""
     initdb, postgres = find_binaries()
-    with tempfile.TemporaryDirectory(prefix="erlen-postgres-") as directory:
+    # As root, somewhere the server's user can reach whatever TMPDIR says.
+    parent = "/tmp" if _run_as() and os.path.isdir("/tmp") else None
+    with tempfile.TemporaryDirectory(prefix="erlen-postgres-", dir=parent) as directory:
         server = PostgresServer(initdb, postgres, directory)
         server.start()
         try:
