@@ -179,12 +179,15 @@ class Database:
         """Keep other processes from changing the schema until :meth:`commit`."""
 
     def commit(self) -> None:
+        """Make the transaction's writes visible to every other connection."""
         self.conn.commit()
 
     def rollback(self) -> None:
+        """Forget the transaction's writes."""
         self.conn.rollback()
 
     def close(self) -> None:
+        """Close the connection (an uncommitted transaction is rolled back)."""
         self.conn.close()
 
 
