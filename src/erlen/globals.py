@@ -1,7 +1,8 @@
 """Context-local globals: ``current_app``, ``g``, ``request`` and ``session``.
 
-Each is a :class:`werkzeug.local.LocalProxy` over a :mod:`contextvars` variable,
-so they are safe with threads, greenlets and asyncio tasks alike.
+Each is a :class:`werkzeug.local.LocalProxy` (erlen's faster subclass,
+:class:`erlen.local.ContextProxy`) over a :mod:`contextvars` variable, so they
+are safe with threads, greenlets and asyncio tasks alike.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import typing as t
 from contextvars import ContextVar
 
-from werkzeug.local import LocalProxy
+from .local import ContextProxy
 
 if t.TYPE_CHECKING:
     from .app import Erlen
@@ -36,22 +37,22 @@ information about how to avoid this problem.\
 _cv_app: ContextVar[AppContext] = ContextVar("erlen.app_ctx")
 _cv_request: ContextVar[RequestContext] = ContextVar("erlen.request_ctx")
 
-app_ctx: AppContext = LocalProxy(  # type: ignore[assignment]
+app_ctx: AppContext = ContextProxy(  # type: ignore[assignment]
     _cv_app, unbound_message=_no_app_msg
 )
-current_app: Erlen = LocalProxy(  # type: ignore[assignment]
+current_app: Erlen = ContextProxy(  # type: ignore[assignment]
     _cv_app, "app", unbound_message=_no_app_msg
 )
-g: _AppCtxGlobals = LocalProxy(  # type: ignore[assignment]
+g: _AppCtxGlobals = ContextProxy(  # type: ignore[assignment]
     _cv_app, "g", unbound_message=_no_app_msg
 )
-request_ctx: RequestContext = LocalProxy(  # type: ignore[assignment]
+request_ctx: RequestContext = ContextProxy(  # type: ignore[assignment]
     _cv_request, unbound_message=_no_req_msg
 )
-request: Request = LocalProxy(  # type: ignore[assignment]
+request: Request = ContextProxy(  # type: ignore[assignment]
     _cv_request, "request", unbound_message=_no_req_msg
 )
-session: SessionMixin = LocalProxy(  # type: ignore[assignment]
+session: SessionMixin = ContextProxy(  # type: ignore[assignment]
     _cv_request, "session", unbound_message=_no_req_msg
 )
 
@@ -63,4 +64,4 @@ def _current_websocket() -> Websocket:
 
 
 #: The current websocket connection, in a websocket handler and its hooks.
-websocket: Websocket = LocalProxy(_current_websocket)  # type: ignore[assignment]
+websocket: Websocket = ContextProxy(_current_websocket)  # type: ignore[assignment]

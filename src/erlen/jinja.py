@@ -48,6 +48,8 @@ from jinja2.runtime import Context
 from jinja2.utils import internalcode
 from werkzeug.local import LocalProxy
 
+from .local import ContextProxy
+
 __all__ = [
     "FastCodeGenerator",
     "FastContext",
@@ -74,7 +76,9 @@ _DICT_ATTRIBUTES = frozenset(dir({}))
 #: Every attribute Werkzeug's ``LocalProxy`` has itself (its slots and the
 #: special methods it forwards); any other name is looked up on the proxied
 #: object through ``LocalProxy.__getattr__``.
-_PROXY_ATTRIBUTES = frozenset(dir(LocalProxy)) | frozenset(LocalProxy.__slots__)
+_PROXY_ATTRIBUTES = frozenset(dir(ContextProxy)) | frozenset(LocalProxy.__slots__)
+#: erlen's proxies (``g``, ``request``, ...) and Werkzeug's own.
+_PROXY_TYPES = frozenset({LocalProxy, ContextProxy})
 
 
 def _make_escape() -> t.Callable[[t.Any], Markup]:
@@ -376,7 +380,7 @@ class FastEnvironment(Environment):
         directly; a Werkzeug ``LocalProxy`` (``g``, ``request``, ``session``)
         is looked through once instead of on each step."""
         if (
-            type(obj) is LocalProxy
+            type(obj) in _PROXY_TYPES
             and type(attribute) is str
             and attribute not in _PROXY_ATTRIBUTES
         ):
