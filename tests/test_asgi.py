@@ -1525,3 +1525,66 @@ def test_bodies_and_limits_under_uvicorn(tmp_path: Path) -> None:
     assert "Traceback" not in output
     # The server's access log: the two refused uploads were 413s.
     assert output.count('"POST /upload HTTP/1.1" 413') == 2, output
+
+
+def test_open_async_streams_hold_no_worker_thread() -> None:
+    # A sync hook makes every request take a worker; a streamed async body
+    # (server-sent events, say) is sent after the request's sync code has
+    # all run, so its worker goes back to the pool while the stream is open.
+    app = Erlen(__name__)
+    app.config["ASGI_THREADS"] = 1
+    hooks: list[str] = []
+    closed: list[str] = []
+
+    @app.before_request
+    def sync_hook() -> None:
+        hooks.append(threading.current_thread().name)
+
+    @app.route("/stream/<name>")
+    def stream(name: str) -> t.Any:
+        async def body() -> t.AsyncIterator[str]:
+            yield f"start {name};"
+            await release.wait()
+            yield f"end {name}"
+
+        response = app.response_class(body())
+        response.call_on_close(lambda: closed.append(name))
+        return response
+
+    @app.route("/plain")
+    def plain() -> str:
+        return "plain"
+
+    async def main() -> tuple[list[Conn], Conn]:
+        nonlocal release
+        release = asyncio.Event()
+        streams = [Conn() for _ in range(3)]
+        tasks = [
+            asyncio.ensure_future(
+                app.asgi_app(scope(f"/stream/{i}"), c.receive, c.send)
+            )
+            for i, c in enumerate(streams)
+        ]
+        plain_conn = Conn()
+
+        async def while_open() -> None:
+            while not all(c.body_messages for c in streams):
+                await asyncio.sleep(0.01)
+            # Three streams open, one worker thread: a sync request runs.
+            await app.asgi_app(scope("/plain"), plain_conn.receive, plain_conn.send)
+
+        try:
+            await asyncio.wait_for(while_open(), 5)
+        finally:
+            release.set()
+            await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        return streams, plain_conn
+
+    release: asyncio.Event
+    streams, plain_conn = asyncio.run(main())
+    assert (plain_conn.status, plain_conn.body) == (200, b"plain")
+    assert [c.body for c in streams] == [
+        f"start {i};end {i}".encode() for i in range(3)
+    ]
+    assert len(hooks) == 4 and len(set(hooks)) == 1  # one pool thread, reused
+    assert sorted(closed) == ["0", "1", "2"]  # the response's close ran

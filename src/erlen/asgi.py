@@ -688,6 +688,10 @@ async def _send_response(
         return
     source = getattr(response, "response", None)
     if hasattr(source, "__aiter__"):
+        # The request's sync code has all run (its context is popped) and
+        # the body is iterated on the loop: the worker thread is not needed
+        # while a long stream (server-sent events) is open.
+        lane.release()
         await _send_async_iterable(response, environ, send, receive, lane)
         return
     await _serve_wsgi(response, environ, send, receive, lane, inline=True)
@@ -839,6 +843,11 @@ async def _send_async_iterable(
             and source is not iterator
         ):
             await _awaited(lane.context, source.aclose())
+        # What a WSGI server's close() of the body runs: the response's
+        # call_on_close functions.
+        close = getattr(response, "close", None)
+        if close is not None:
+            await lane.run(close)
 
 
 async def _pump(
