@@ -256,10 +256,16 @@ def connect_sqlite(path: str) -> SQLiteDatabase:
     writes."""
     conn = sqlite3.connect(path, timeout=10)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA foreign_keys = ON")
-    if path != ":memory:":
+    conn.execute("PRAGMA foreign_keys = ON")  # (a setting of each connection)
+    if path != ":memory:" and path not in _WAL_PATHS:
+        # The journal mode is stored in the file: once per file and process
+        # is enough, not a statement per request.
         conn.execute("PRAGMA journal_mode = WAL")
+        _WAL_PATHS.add(path)
     return SQLiteDatabase(conn)
+
+
+_WAL_PATHS: set[str] = set()
 
 
 def connect_postgres(url: str) -> PostgresDatabase:
