@@ -31,18 +31,17 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import time
 import typing as t
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import websockets.sync.client
 from test_asgi_reliability import live_contexts
+from test_hardening import log_lines
 from test_websocket_reliability import Server, uvicorn_server
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -312,37 +311,6 @@ def test_a_websocket_subscriber_survives_a_redis_restart_in_process(
     assert live_contexts() == before
 
 
-class Logged(logging.Handler):
-    """What a logger logs, as text only: a record kept whole would keep its
-    traceback, and with it the frames and request context of the error."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        line = f"{record.levelname} {record.getMessage()}"
-        if record.exc_info and record.exc_info[1] is not None:
-            line += f" | {type(record.exc_info[1]).__name__}"
-        self.lines.append(line)
-
-    def take(self) -> list[str]:
-        lines, self.lines = self.lines, []
-        return lines
-
-
-@contextmanager
-def logged(logger: logging.Logger) -> Iterator[Logged]:
-    handler = Logged()
-    logger.addHandler(handler)
-    propagate, logger.propagate = logger.propagate, False
-    try:
-        yield handler
-    finally:
-        logger.propagate = propagate
-        logger.removeHandler(handler)
-
-
 def test_redis_down_when_a_websocket_subscribes_in_process(
     inprocess: ModuleType, redis: RedisServer
 ) -> None:
@@ -350,7 +318,7 @@ def test_redis_down_when_a_websocket_subscribes_in_process(
     client = app.test_client()
     redis.kill()
     before = live_contexts()
-    with logged(app.logger) as log:
+    with log_lines(app.logger) as log:
         # Subscribing before accepting: the handshake is refused with a 500.
         with pytest.raises(WebsocketResponseError) as refused:
             client.websocket("/chat/tea")

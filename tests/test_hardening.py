@@ -4,18 +4,23 @@ requests and fault/thread isolation checks."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import logging
 import threading
 import time
 import typing as t
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
+from test_asgi_reliability import live_contexts
+from werkzeug.datastructures import Headers
 
-from erlen import Blueprint, Erlen, abort, g, redirect, request, session
+from erlen import Blueprint, Erlen, abort, g, redirect, request, session, websocket
 from erlen.globals import _cv_app, _cv_request
 from erlen.testing import client_protocol, run_asgi_app
 
@@ -632,3 +637,333 @@ def test_faults_anywhere_leave_the_app_serving(
         assert torn, "teardown did not run"
     assert _cv_request.get(None) is None and _cv_app.get(None) is None
     assert wsgi(app, base_environ("/"))[2] == b"index"
+
+
+# -- websockets ----------------------------------------------------------------
+#
+# Handshakes and messages from a misbehaving client, driven through
+# app.asgi_app with hand-written ASGI messages (as a server passes them on) or
+# the websocket test client. tests/test_websocket.py covers the normal
+# behaviour, tests/test_websocket_reliability.py what a real server does with
+# invalid frames (non-UTF-8 text is refused there, with 1007, before the app
+# sees it).
+
+
+class LogLines(logging.Handler):
+    """A logger's records as text lines, ``"LEVEL message | ErrorType"``: a
+    whole record would keep its traceback and, through it, the frames and
+    request context of the error (which a leak check would then find)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = f"{record.levelname} {record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            line += f" | {type(record.exc_info[1]).__name__}"
+        self.lines.append(line)
+
+    def take(self) -> list[str]:
+        """The lines so far, forgotten here."""
+        lines, self.lines = self.lines, []
+        return lines
+
+
+@contextmanager
+def log_lines(logger: logging.Logger) -> t.Iterator[LogLines]:
+    """What ``logger`` logs meanwhile (warnings and up), kept from the
+    loggers above it (pytest's capture keeps whole records)."""
+    handler = LogLines()
+    logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        yield handler
+    finally:
+        logger.propagate = propagate
+        logger.removeHandler(handler)
+
+
+def make_websocket_app() -> tuple[Erlen, list[str]]:
+    """``make_app()`` with websocket routes; the list gets the path of each
+    connection's teardown and, for an error it saw, the error."""
+    app = make_app()
+    torn: list[str] = []
+
+    @app.teardown_request
+    def record(exc: BaseException | None) -> None:
+        torn.append(request.path if exc is None else f"{request.path} {exc!r}")
+
+    @app.websocket("/ws/<name>")
+    async def hello(name: str) -> None:
+        await websocket.accept()
+        await websocket.send_json(
+            {
+                "name": name,
+                "args": request.args.to_dict(flat=False),
+                "cookies": request.cookies.to_dict(flat=False),
+                "user": session.get("user"),
+                "offered": websocket.requested_subprotocols,
+                "url": websocket.url,
+            }
+        )
+
+    @app.websocket("/json")
+    async def json_echo() -> None:
+        while True:
+            await websocket.send_json({"got": await websocket.receive_json()})
+
+    @app.websocket("/json-tolerant")
+    async def json_tolerant() -> None:
+        while True:
+            try:
+                message = await websocket.receive_json()
+            except ValueError:
+                await websocket.send("not JSON")
+                continue
+            await websocket.send_json({"got": message})
+
+    return app, torn
+
+
+def websocket_exchange(
+    app: Erlen, scope: dict[str, t.Any], messages: t.Sequence[dict[str, t.Any]] = ()
+) -> list[dict[str, t.Any]]:
+    """One websocket connection through ``app.asgi_app``: the handshake,
+    then ``messages`` from the client, then a disconnect (1006) whenever
+    the app reads again; what the app sent. Bounded to 10 seconds."""
+    incoming = [{"type": "websocket.connect"}, *messages]
+    sent: list[dict[str, t.Any]] = []
+
+    async def receive() -> dict[str, t.Any]:
+        if incoming:
+            return incoming.pop(0)
+        return {"type": "websocket.disconnect", "code": 1006}
+
+    async def send(message: t.MutableMapping[str, t.Any]) -> None:
+        sent.append(dict(message))
+
+    full = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "path": "/ws/ann",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"localhost")],
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 5555),
+        "subprotocols": [],
+        "extensions": {"websocket.http.response": {}},
+        **scope,
+    }
+
+    async def main() -> None:
+        await asyncio.wait_for(app.asgi_app(full, receive, send), 10)
+        assert _cv_request.get(None) is None and _cv_app.get(None) is None
+
+    asyncio.run(main())
+    return sent
+
+
+def refusal(sent: list[dict[str, t.Any]]) -> tuple[int, bytes]:
+    """The status and body of a refused handshake."""
+    assert [m["type"] for m in sent] == [
+        "websocket.http.response.start",
+        "websocket.http.response.body",
+    ], sent
+    return sent[0]["status"], sent[1]["body"]
+
+
+def test_websocket_to_an_unknown_path_is_refused_404_and_leaks_nothing() -> None:
+    app, torn = make_websocket_app()
+    before = live_contexts()
+    with log_lines(app.logger) as log:
+        status, body = refusal(websocket_exchange(app, {"path": "/nowhere"}))
+        # A path that is an HTTP route is no websocket endpoint: 400.
+        status_http, _ = refusal(websocket_exchange(app, {"path": "/items/3"}))
+    assert status == 404 and b"Not Found" in body
+    assert status_http == 400
+    assert b"Traceback" not in body
+    assert torn == ["/nowhere", "/items/3"]  # teardown ran once for each
+    assert log.take() == []
+    assert live_contexts() == before
+
+
+HANDSHAKE_HEADERS = [
+    "cookie",
+    "host",
+    "origin",
+    "sec-websocket-protocol",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "x-forwarded-for",
+    "accept-language",
+    "content-length",
+    "content-type",
+    "connection",
+    "upgrade",
+    "authorization",
+]
+# What a server passes on of the request target: printable ASCII (any byte
+# percent-encoded); uvicorn answers raw non-ASCII bytes there with a 400.
+URL_BYTES = st.text(
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=80
+).map(str.encode)
+# Bytes a server's HTTP parser passes on in a header value: no CR or LF.
+HEADER_BYTES = st.binary(max_size=200).filter(
+    lambda b: b"\r" not in b and b"\n" not in b
+)
+SIGNED_SESSION = (
+    make_app().session_interface.get_signing_serializer(make_app()).dumps({"user": "x"})  # type: ignore[attr-defined]
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(
+    path=st.one_of(
+        st.sampled_from(
+            ["/ws/ann", "/ws/caf\u00e9", "/ws/a%00b", "/ws/", "//ws/x", "/nowhere"]
+        ),
+        st.text(max_size=40).map(lambda s: "/ws/" + s),
+    ),
+    raw_path=st.one_of(st.none(), URL_BYTES.map(lambda b: b"/ws/" + b)),
+    query=URL_BYTES,
+    headers=st.lists(
+        st.tuples(st.sampled_from(HANDSHAKE_HEADERS).map(str.encode), HEADER_BYTES),
+        max_size=6,
+    ),
+    subprotocols=st.lists(st.text(max_size=12), max_size=3),
+    session_cookie=st.booleans(),
+)
+def test_malformed_websocket_handshakes_never_break_the_app(
+    path: str,
+    raw_path: bytes | None,
+    query: bytes,
+    headers: list[tuple[bytes, bytes]],
+    subprotocols: list[str],
+    session_cookie: bool,
+) -> None:
+    """Whatever the handshake carries (paths, query strings, header bytes,
+    subprotocols, cookies), the app accepts it and answers, or refuses it
+    with a 4xx (or a redirect): never a 5xx, never an error logged, never a
+    context left."""
+    app = WEBSOCKET_FUZZ_APP
+    if session_cookie:
+        headers = [*headers, (b"cookie", f"session={SIGNED_SESSION}".encode())]
+    scope: dict[str, t.Any] = {
+        "path": path,
+        "query_string": query,
+        "headers": [(b"host", b"localhost"), *headers],
+        "subprotocols": subprotocols,
+    }
+    if raw_path is not None:
+        scope["raw_path"] = raw_path
+    with log_lines(app.logger) as log:
+        sent = websocket_exchange(app, scope)
+    assert log.take() == []
+    if sent[0]["type"] == "websocket.accept":
+        assert [m["type"] for m in sent] == [
+            "websocket.accept",
+            "websocket.send",
+            "websocket.close",
+        ], sent
+        assert sent[2]["code"] == 1000
+        assert '"name"' in sent[1]["text"]
+    else:
+        # Refused: a 4xx, or a redirect to the canonical URL ("/ws//x").
+        status, body = refusal(sent)
+        assert 300 <= status < 500, (status, body[:200])
+        assert b"Traceback" not in body
+    # The app goes on serving.
+    ok = websocket_exchange(app, {"path": "/ws/ok"})
+    assert ok[0]["type"] == "websocket.accept"
+
+
+WEBSOCKET_FUZZ_APP = make_websocket_app()[0]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"text": "{not json"},
+        {"text": ""},
+        {"text": "[1, 2"},
+        {"bytes": b"\xff\xfe\xfd"},  # binary, not UTF-8
+        {"bytes": b""},
+    ],
+)
+def test_websocket_invalid_json_message_is_a_client_error(
+    message: dict[str, t.Any],
+) -> None:
+    """``receive_json()`` on a message that is not JSON raises a 400 (a
+    ``ValueError`` too): unhandled, the connection closes with 1008, not
+    1011, and nothing is logged as an error — a client cannot fill the
+    error log; a handler may catch it and go on."""
+    app, torn = make_websocket_app()
+    frame = {"type": "websocket.receive", **message}
+    with log_lines(app.logger) as log:
+        sent = websocket_exchange(app, {"path": "/json"}, [frame])
+        tolerant = websocket_exchange(
+            app,
+            {"path": "/json-tolerant"},
+            [frame, {"type": "websocket.receive", "text": '{"a": 1}'}],
+        )
+    assert [m["type"] for m in sent] == ["websocket.accept", "websocket.close"]
+    assert sent[1]["code"] == 1008
+    assert log.take() == []
+    assert torn == ["/json", "/json-tolerant"]
+    assert [m.get("text") for m in tolerant[1:3]] == ["not JSON", '{"got": {"a": 1}}']
+
+
+@pytest.mark.parametrize(
+    ("method", "status"),
+    [("GET", 400), ("HEAD", 400), ("POST", 405), ("PUT", 405), ("OPTIONS", 405)],
+)
+def test_websocket_route_over_plain_http_is_a_clear_4xx(
+    method: str, status: int
+) -> None:
+    """An HTTP request (WSGI, or ASGI's ``http``) to a websocket route, with
+    or without the upgrade headers: 400 for GET and HEAD (with the upgrade
+    headers, saying to serve over ASGI), 405 with ``Allow: GET, HEAD``
+    otherwise; the handler never runs."""
+    app, torn = make_websocket_app()
+    for upgrade in (False, True):
+        environ = base_environ("/ws/ann", method)
+        if upgrade:
+            environ.update(HTTP_CONNECTION="Upgrade", HTTP_UPGRADE="websocket")
+        got, headers, body = wsgi(app, environ)
+        assert int(got.split()[0]) == status, (got, body[:200])
+        if status == 405:
+            allow = Headers(headers)["Allow"].split(", ")
+            assert sorted(allow) == ["GET", "HEAD"]
+        elif method == "GET" and upgrade:
+            assert b"this request is not a websocket connection" in body
+        elif method == "GET":
+            # Werkzeug's websocket rule does not match a plain GET: its 400.
+            assert b"<title>400 Bad Request</title>" in body
+    assert torn == ["/ws/ann", "/ws/ann"]
+    assert _cv_request.get(None) is None and _cv_app.get(None) is None
+
+
+def test_websocket_client_gone_before_the_handshake_is_passed_on() -> None:
+    """A disconnect instead of ``websocket.connect``: nothing runs, nothing
+    is sent, no context is made."""
+    app, torn = make_websocket_app()
+    sent: list[t.Any] = []
+
+    async def receive() -> dict[str, t.Any]:
+        return {"type": "websocket.disconnect", "code": 1006}
+
+    async def send(message: t.Any) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/ws/ann", "headers": [], "query_string": b""}
+    asyncio.run(asyncio.wait_for(app.asgi_app(scope, receive, send), 10))
+    assert sent == [] and torn == []

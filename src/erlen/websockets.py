@@ -88,6 +88,16 @@ class WebsocketRequired(BadRequest):
     )
 
 
+class WebsocketJSONError(BadRequest, ValueError):
+    """A message :meth:`Websocket.receive_json` received is not JSON: a
+    client error (400), as ``request.get_json()`` makes of a bad body, so an
+    unhandled one closes the connection with 1008 and is not logged as an
+    application error. It is a :exc:`ValueError` too, which the decoder
+    raised before."""
+
+    description = "The websocket message is not valid JSON."
+
+
 def _header_list(
     headers: Headers | t.Mapping[str, str] | t.Iterable[tuple[str, str]] | None,
 ) -> list[tuple[bytes, bytes]]:
@@ -272,8 +282,15 @@ class Websocket:
             raise self.disconnected from e
 
     async def receive_json(self) -> t.Any:
-        """The next message, decoded with the app's JSON provider."""
-        return self._ctx.app.json.loads(await self.receive())
+        """The next message, decoded with the app's JSON provider.
+
+        :raises WebsocketJSONError: if it is not JSON.
+        """
+        data = await self.receive()
+        try:
+            return self._ctx.app.json.loads(data)
+        except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+            raise WebsocketJSONError() from e
 
     async def send_json(self, obj: t.Any) -> None:
         """Send ``obj`` as a text message encoded by the app's JSON provider."""
