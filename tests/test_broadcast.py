@@ -610,3 +610,31 @@ def test_the_background_loop_keeps_no_request_context(
         assert [ref() for ref in refs] == [None, None]
     finally:
         b.close()
+
+
+def test_a_new_subscriber_does_not_wait_out_the_reconnect_backoff(
+    redis_factory: t.Callable[[], RedisServer],
+) -> None:
+    """Redis was down long enough for the reader's backoff to grow; once it
+    is back, a new subscriber gets its subscription within its timeout
+    (the reader tries again when one arrives) instead of being refused
+    until the backoff ends."""
+    server = redis_factory()
+    b = Broadcast(url=server.url, timeout=0.5)
+    backend = b._get_backend()
+    backend.reconnect_max_delay = 30.0  # type: ignore[attr-defined]
+    try:
+        with b.subscribe("before"):
+            pass  # the reader is running
+        with b.subscribe("held"):
+            server.kill()
+            # Failures at 0.1, 0.2, 0.4, 0.8 s: the next try is 1.6 s later.
+            time.sleep(1.6)
+            server.start()
+            started = time.monotonic()
+            with b.subscribe("x") as sub:
+                b.publish("x", "back")
+                assert sub.get_sync(timeout=5) == "back"
+            assert time.monotonic() - started < 0.5
+    finally:
+        b.close()

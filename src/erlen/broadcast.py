@@ -33,10 +33,10 @@ Backends, chosen by URL (``BROADCAST_URL``):
   subscribing connection, driven by an event loop in a background thread of
   its own, and fans messages out to its local subscribers. When Redis goes
   away the subscribing connection is re-established with exponential backoff
-  (``reconnect_delay`` up to ``reconnect_max_delay``) and every channel is
-  subscribed again; messages published meanwhile are lost (pub/sub keeps
-  nothing). Publishing while Redis is unreachable raises
-  :exc:`BroadcastError`.
+  (``reconnect_delay`` up to ``reconnect_max_delay``; a new subscriber
+  makes it try at once) and every channel is subscribed again; messages
+  published meanwhile are lost (pub/sub keeps nothing). Publishing while
+  Redis is unreachable raises :exc:`BroadcastError`.
 
 Messages are ``str``, ``bytes`` or JSON-serializable values (through the
 app's JSON provider) and arrive as the same type, ``dict`` as ``dict``.
@@ -513,6 +513,8 @@ class _RedisBackend(_Backend):
         self.confirmed: set[str] = set()
         self.acks: dict[str, list[asyncio.Future[None]]] = {}
         self.changed: asyncio.Event | None = None
+        # Set when a new subscriber waits for a channel: ends the backoff.
+        self.wanted: asyncio.Event | None = None
         self.reader: asyncio.Task[None] | None = None
         self.pub: t.Any = None
         self.sub_client: t.Any = None
@@ -588,6 +590,7 @@ class _RedisBackend(_Backend):
             self.url, retry=Retry(NoBackoff(), 0), **options
         )
         self.changed = asyncio.Event()
+        self.wanted = asyncio.Event()
 
     def _unreachable(self, what: str, error: BaseException | None) -> BroadcastError:
         detail = f": {error}" if error else ""
@@ -622,13 +625,14 @@ class _RedisBackend(_Backend):
 
     async def _subscribe(self, channel: str, key: int) -> None:
         self._clients()
-        assert self.changed is not None
+        assert self.changed is not None and self.wanted is not None
         self.members.setdefault(channel, set()).add(key)
         if channel in self.confirmed:
             return
         fut = asyncio.get_running_loop().create_future()
         self.acks.setdefault(channel, []).append(fut)
         self.changed.set()
+        self.wanted.set()
         if self.reader is None or self.reader.done():
             self.reader = asyncio.ensure_future(self._read())
         done, _ = await asyncio.wait((fut,), timeout=self.timeout)
@@ -705,10 +709,21 @@ class _RedisBackend(_Backend):
                 )
                 await _cleanup(pubsub, read, changed)
                 read = changed = None
-                await asyncio.sleep(delay)
+                await self._backoff(delay)
                 delay = min(delay * 2, self.reconnect_max_delay)
             finally:
                 await _cleanup(pubsub, read, changed)
+
+    async def _backoff(self, delay: float) -> None:
+        """Wait ``delay`` seconds before reconnecting, or until a new
+        subscriber waits for a channel: for it, trying at once beats
+        refusing it while Redis may be back."""
+        assert self.wanted is not None
+        self.wanted.clear()
+        try:
+            await asyncio.wait_for(self.wanted.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
 
     async def _sync(self, pubsub: t.Any, current: set[str]) -> None:
         wanted = set(self.members)
