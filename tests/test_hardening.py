@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import threading
 import time
@@ -61,6 +62,16 @@ def make_app() -> Erlen:
     @app.route("/go")
     def go() -> t.Any:
         return redirect(request.args.get("next", "/"))
+
+    @app.route("/query")
+    def query() -> dict[str, t.Any]:
+        # What login redirects read (Flask-Login's next=request.full_path).
+        return {
+            "args": request.args.to_dict(flat=False),
+            "full_path": request.full_path,
+            "url": request.url,
+            "values": list(request.values),
+        }
 
     @app.route("/abort")
     def do_abort() -> str:
@@ -343,7 +354,16 @@ def test_open_redirect_protocol_relative() -> None:
 
 PATHS = st.one_of(
     st.sampled_from(
-        ["/", "/items/1", "/items/x", "/json", "/form", "/bp/upload", "/%2e%2e/x"]
+        [
+            "/",
+            "/items/1",
+            "/items/x",
+            "/json",
+            "/form",
+            "/bp/upload",
+            "/%2e%2e/x",
+            "/query",
+        ]
     ),
     # A WSGI server gives the path as latin-1-decoded bytes.
     st.text(min_size=0, max_size=300).map(
@@ -366,7 +386,12 @@ HEADER_VALUES = st.text(
         ["GET", "POST", "PUT", "HEAD", "OPTIONS", "DELETE", "BREW", "get"]
     ),
     path=PATHS,
-    query=st.text(max_size=200),
+    # As a WSGI server gives it: latin-1-decoded bytes, UTF-8 or not (a
+    # client may send raw bytes that are not).
+    query=st.one_of(
+        st.text(max_size=200).map(lambda s: s.encode("utf-8").decode("latin-1")),
+        st.binary(max_size=100).map(lambda b: b.decode("latin-1")),
+    ),
     body=st.binary(max_size=2000),
     content_type=st.sampled_from(
         [
@@ -400,7 +425,7 @@ def test_malformed_requests_never_break_the_app(
 ) -> None:
     app = FUZZ_APP
     environ = base_environ(path, method, body)
-    environ["QUERY_STRING"] = query.encode("utf-8", "replace").decode("latin-1")
+    environ["QUERY_STRING"] = query
     if content_type:
         environ["CONTENT_TYPE"] = content_type
     if content_length is not None:
@@ -419,6 +444,33 @@ def test_malformed_requests_never_break_the_app(
 
 
 FUZZ_APP = make_app()
+
+
+@pytest.mark.parametrize(
+    ("raw", "args", "full_path"),
+    [
+        # Raw bytes that are not UTF-8 stay percent-encoded, as Werkzeug
+        # leaves invalid percent-escapes (it raised UnicodeDecodeError: 500).
+        (b"a=\xff\xfe", {"a": ["%FF%FE"]}, "/query?a=%FF%FE"),
+        (b"a=%ff%fe", {"a": ["%FF%FE"]}, "/query?a=%ff%fe"),
+        (
+            b"next=/x&e=\xc3\xa9",
+            {"next": ["/x"], "e": ["\u00e9"]},
+            "/query?next=/x&e=\u00e9",
+        ),
+        (b"q=%C3%A9&q=2", {"q": ["\u00e9", "2"]}, "/query?q=%C3%A9&q=2"),
+    ],
+)
+def test_query_strings_that_are_not_utf8_are_read_not_a_500(
+    raw: bytes, args: dict[str, list[str]], full_path: str
+) -> None:
+    environ = base_environ("/query", "GET", b"")
+    environ["QUERY_STRING"] = raw.decode("latin-1")
+    status, _, body = wsgi(FUZZ_APP, environ)
+    assert status == "200 OK", body
+    got = json.loads(body)
+    assert got["args"] == args
+    assert got["full_path"] == full_path
 
 
 # -- faults and isolation ------------------------------------------------------

@@ -6,8 +6,10 @@ import typing as t
 from http import HTTPStatus
 from io import BytesIO
 from types import GeneratorType
+from urllib.parse import parse_qsl
 
-from werkzeug.datastructures import Headers
+import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" error handler)
+from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 from werkzeug.sansio.response import Response as _SansIOResponse
@@ -73,6 +75,31 @@ class Request(_WerkzeugRequest):
     max_form_memory_size = _ConfigLimit("MAX_FORM_MEMORY_SIZE")
     #: ``MAX_FORM_PARTS`` of the current app unless set on this request.
     max_form_parts = _ConfigLimit("MAX_FORM_PARTS")
+
+    @cached_property
+    def args(self) -> MultiDict[str, str]:
+        """The parsed query string, as Werkzeug parses it. Bytes that are not
+        UTF-8 (a client may send them raw, not percent-encoded) stay
+        percent-encoded, as Werkzeug leaves invalid percent-escapes, instead
+        of raising ``UnicodeDecodeError`` (a 500 in Flask)."""
+        return self.parameter_storage_class(
+            parse_qsl(
+                self._query_text(), keep_blank_values=True, errors="werkzeug.url_quote"
+            )
+        )
+
+    @property
+    def full_path(self) -> str:
+        """The path and the query string (raw non-UTF-8 bytes in it
+        percent-encoded, as in :attr:`args`)."""
+        return f"{self.path}?{self._query_text()}"
+
+    def _query_text(self) -> str:
+        query = self.query_string
+        try:
+            return query.decode()
+        except UnicodeDecodeError:
+            return query.decode(errors="werkzeug.url_quote")
 
     @cached_property
     def stream(self) -> t.IO[bytes]:
