@@ -639,6 +639,28 @@ def test_async_keep_alive_while_the_source_is_silent() -> None:
     assert 3 <= len(chunks) - 3 <= 6, chunks
 
 
+def test_async_events_that_keep_coming_need_no_ping() -> None:
+    # Events 5 ms apart for 0.5 s with a 0.2 s keep-alive: the keep-alive
+    # timer fires (and is re-armed) and never sends a ping between events;
+    # then a silent spell of 0.3 s gets one.
+    async def source() -> t.AsyncIterator[int]:
+        for n in range(100):
+            await asyncio.sleep(0.005)
+            yield n
+        await asyncio.sleep(0.3)
+        yield 100
+
+    response = async_response(source(), ping=0.2)
+
+    async def main() -> list[bytes]:
+        return [chunk async for chunk in response.response]  # type: ignore[attr-defined]
+
+    chunks = run(main())
+    assert chunks[0] == PING  # the prelude
+    assert chunks[1:101] == [f"data: {n}\n\n".encode() for n in range(100)]
+    assert chunks[101:] == [PING, b"data: 100\n\n"]
+
+
 @pytest.mark.parametrize("ping", [None, 0.05])
 @pytest.mark.parametrize("busy", [False, True])
 def test_aclose_closes_the_async_source(ping: float | None, busy: bool) -> None:

@@ -414,8 +414,10 @@ class _AsyncEventStream:
     ``async for`` and closed with :meth:`aclose` when the client goes away.
 
     With keep-alives the source runs in one task of its own (the context of
-    the first ``__anext__`` call), so that a silent source can be waited for
-    with a timeout without cancelling it.
+    the first ``__anext__`` call), fetching one item each time one is asked
+    for, so that a silent source can be waited for with a timeout without
+    cancelling it; one timer per stream, re-armed only when it comes due,
+    sends the pings.
     """
 
     ping: float | None = None
@@ -432,8 +434,16 @@ class _AsyncEventStream:
         self.encode = encode
         self.finished = False
         self.task: asyncio.Task[None] | None = None
-        self.demand: asyncio.Event | None = None
-        self.pending: asyncio.Future[tuple[int, t.Any]] | None = None
+        #: The source task waits on this for an item to be asked for.
+        self.demand: asyncio.Future[None] | None = None
+        #: An item was asked for and not yet taken / the task must fetch one.
+        self.outstanding = False
+        self.requested = False
+        #: What the task fetched, not yet taken: (kind, value).
+        self.result: tuple[int, t.Any] | None = None
+        #: Resolved when a result arrives or a ping is due.
+        self.waiter: asyncio.Future[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
 
     def __iter__(self) -> t.NoReturn:
         raise RuntimeError(
@@ -476,28 +486,41 @@ class _AsyncEventStream:
         raise StopAsyncIteration
 
     async def _next_from_task(self, ping: float) -> t.Any:
+        # The source runs in a task of its own, fetching an item when one is
+        # asked for; this waits for it, or until ``ping`` seconds have passed
+        # since a chunk was last sent. PERF: one future per item, and at most
+        # one timer per stream, re-armed only when it fires early (an event
+        # went out meanwhile), instead of a timer armed and cancelled for
+        # every event.
+        loop = asyncio.get_running_loop()
         if self.task is None:
-            self.demand = asyncio.Event()
             self.task = asyncio.ensure_future(self._pump())
-        assert self.demand is not None
-        if self.pending is None:
-            self.pending = asyncio.get_running_loop().create_future()
-            self.demand.set()
-        pending = self.pending
-        try:
-            # PERF: a source with an item ready answers within one turn of
-            # the loop; only a silent one is waited for with a timer.
-            await asyncio.sleep(0)
-            if not pending.done():
-                await asyncio.wait((pending,), timeout=ping)
-        except asyncio.CancelledError:
-            # The response itself was cancelled: stop the source with it.
-            self.task.cancel()
-            raise
-        if not pending.done():
-            return _SILENT
-        self.pending = None
-        kind, value = pending.result()
+        if self.result is None:
+            if not self.outstanding:
+                self.outstanding = self.requested = True
+                demand = self.demand
+                if demand is not None and not demand.done():
+                    demand.set_result(None)
+            waiter = self.waiter = loop.create_future()
+            if self.timer is None:
+                self.timer = loop.call_later(
+                    max(0.0, self.sent + ping - time.monotonic()),  # type: ignore[operator]
+                    self._due,
+                    ping,
+                )
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                # The response itself was cancelled: stop the source with it.
+                self.task.cancel()
+                raise
+            finally:
+                self.waiter = None
+            if self.result is None:
+                return _SILENT
+        kind, value = self.result
+        self.result = None
+        self.outstanding = False
         if kind == _ITEM:
             return value
         self.finished = True
@@ -505,26 +528,51 @@ class _AsyncEventStream:
             raise value
         raise StopAsyncIteration
 
+    def _due(self, ping: float) -> None:
+        """The keep-alive timer: wake a waiting :meth:`_next_from_task` for a
+        ping if nothing was sent for ``ping`` seconds, else wait the rest."""
+        self.timer = None
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return  # not waiting now: the next wait arms a new timer
+        remaining = self.sent + ping - time.monotonic()  # type: ignore[operator]
+        if remaining > 0.001:
+            self.timer = asyncio.get_running_loop().call_later(
+                remaining, self._due, ping
+            )
+        else:
+            waiter.set_result(None)
+
     async def _pump(self) -> None:
-        assert self.demand is not None and self.iterator is not None
+        assert self.iterator is not None
+        loop = asyncio.get_running_loop()
         while True:
-            await self.demand.wait()
-            self.demand.clear()
-            pending = self.pending
-            assert pending is not None
+            while not self.requested:
+                demand = self.demand = loop.create_future()
+                await demand
+            self.requested = False
             try:
                 item = await anext(self.iterator)
             except StopAsyncIteration:
-                pending.set_result((_END, None))
+                self._deliver((_END, None))
                 return
             except Exception as e:
-                pending.set_result((_ERROR, e))
+                self._deliver((_ERROR, e))
                 return
-            pending.set_result((_ITEM, item))
+            self._deliver((_ITEM, item))
+
+    def _deliver(self, result: tuple[int, t.Any]) -> None:
+        self.result = result
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def aclose(self) -> None:
         """Stop and close the source (its ``finally`` blocks run now)."""
         self.finished = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         task = self.task
         if task is not None and not task.done():
             task.cancel()
