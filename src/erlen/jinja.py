@@ -44,7 +44,7 @@ from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.environment import Template
 from jinja2.nodes import Expr
 from jinja2.nodes import Template as TemplateNode
-from jinja2.runtime import Context
+from jinja2.runtime import Context, Macro
 from jinja2.utils import internalcode
 from werkzeug.local import LocalProxy
 
@@ -107,10 +107,10 @@ escape = _make_escape()
 
 
 def _plain(obj: t.Any) -> bool:
-    """Whether ``obj`` is a function, builtin, or method of a function with
-    no ``jinja_pass_arg``: :meth:`jinja2.runtime.Context.call` calls those
-    with the arguments as given (their ``__call__`` is a method wrapper,
-    which has no ``jinja_pass_arg`` either)."""
+    """Whether ``obj`` is a function, builtin, method of a function, or
+    template macro with no ``jinja_pass_arg``: :meth:`jinja2.runtime.Context.call`
+    calls those with the arguments as given (the ``__call__`` of the first
+    three is a method wrapper, which has no ``jinja_pass_arg`` either)."""
     cls = type(obj)
     if cls is MethodType:
         func = obj.__func__
@@ -120,11 +120,20 @@ def _plain(obj: t.Any) -> bool:
         return type(func) is FunctionType and "jinja_pass_arg" not in func.__dict__
     if cls is FunctionType:
         return "jinja_pass_arg" not in obj.__dict__
+    if cls is Macro:
+        # A template macro ({{ m(x) }}): Jinja2's class takes no context
+        # (checked at import, below); only its instance could say otherwise.
+        return _PLAIN_MACROS and "jinja_pass_arg" not in obj.__dict__
     # A builtin has no __dict__ and so no jinja_pass_arg.
     return cls is BuiltinFunctionType
 
 
 _STOPPED = "value was undefined because a callable raised a StopIteration exception"
+#: Whether Jinja2's Macro class and its __call__ have no jinja_pass_arg, so
+#: that Context.call calls a macro with the arguments as given.
+_PLAIN_MACROS = not hasattr(Macro, "jinja_pass_arg") and not hasattr(
+    Macro.__call__, "jinja_pass_arg"
+)
 
 
 class FastContext(Context):
