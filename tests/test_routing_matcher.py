@@ -171,6 +171,30 @@ def test_a_path_two_rules_share_is_werkzeugs_choice_then_the_matchers() -> None:
     assert app._matcher is not matcher
 
 
+def test_a_static_rule_with_defaults_shares_its_path_with_the_others() -> None:
+    # Found by the repeated-rules property test: "/" with defaults (its
+    # arguments are the defaults, it has no converter) was left out of the
+    # static paths, so the matcher answered the other "/" rule alone.
+    url_map = Map(
+        [
+            Rule("/", endpoint="first", defaults={"page": 1}),
+            Rule("/", endpoint="second"),
+            Rule("/page/<int:page>", endpoint="paged"),
+        ]
+    )
+    expected = url_map.bind("localhost").match("/", return_rule=True)
+    assert (expected[0].endpoint, expected[1]) == ("first", {"page": 1})
+    matcher = CompiledMatcher(url_map)
+    assert matcher.match("/", "GET") is None  # Werkzeug decides, once
+    matcher.learn("/", "GET", expected[0])
+    rule, values = matcher.match("/", "GET")  # type: ignore[misc]
+    assert (rule, values) == (expected[0], {"page": 1})
+    # Alone, such a rule is answered directly, defaults as its values.
+    alone = CompiledMatcher(Map([Rule("/", endpoint="only", defaults={"page": 1})]))
+    rule, values = alone.match("/", "GET")  # type: ignore[misc]
+    assert (rule.endpoint, values) == ("only", {"page": 1})
+
+
 def test_matcher_answers_common_cases_itself() -> None:
     url_map = Map(
         [

@@ -147,7 +147,7 @@ class CompiledMatcher:
                 or any(r is not rule for r in with_defaults.get(rule.endpoint, ()))
             ):
                 self.slow.add(id(rule))
-            if not rule.arguments:
+            if not rule._converters:  # (its arguments may be defaults only)
                 path = "".join(data for _, data in _path_trace(rule))
                 self.static.setdefault(path, []).append(rule)
                 continue
