@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from importlib import resources
@@ -260,9 +261,27 @@ def connect_sqlite(path: str) -> SQLiteDatabase:
     if path != ":memory:" and path not in _WAL_PATHS:
         # The journal mode is stored in the file: once per file and process
         # is enough, not a statement per request.
-        conn.execute("PRAGMA journal_mode = WAL")
+        _set_wal(conn)
         _WAL_PATHS.add(path)
     return SQLiteDatabase(conn)
+
+
+def _set_wal(conn: sqlite3.Connection, wait: float = 10.0) -> None:
+    """Switch the file to write-ahead logging. Switching takes an exclusive
+    lock and SQLite answers "database is locked" at once, without its busy
+    timeout, when another connection holds one (workers starting together
+    on a new file): try again for up to ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 _WAL_PATHS: set[str] = set()
