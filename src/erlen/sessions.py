@@ -333,9 +333,6 @@ class _SessionCodec:
         self._encoder: tuple[t.Any, json.JSONEncoder] | None = None
         self._last_payload: tuple[bytes, bytes] | None = None
 
-    def _signature(self, mac: _KeyedMac, value: bytes) -> bytes:
-        return mac.sign(value)
-
     def dumps(self, obj: t.Any) -> str:
         """``URLSafeTimedSerializer.dumps(obj)``."""
         raw: t.Any = self._dumps_json(obj)
@@ -356,7 +353,7 @@ class _SessionCodec:
         value = (
             payload + b"." + _b64encode(_INT64.pack(int(time.time())).lstrip(b"\x00"))
         )
-        signed = value + b"." + _b64encode(self._signature(self.macs[0], value))
+        signed = value + b"." + _b64encode(self.macs[0].sign(value))
         return signed.decode("utf-8")
 
     def loads(self, cookie: str | bytes, max_age: int) -> t.Any:
@@ -371,7 +368,7 @@ class _SessionCodec:
         except (TypeError, ValueError):
             return _INVALID
         for mac in self.macs:
-            if hmac.compare_digest(raw_sig, self._signature(mac, value)):
+            if hmac.compare_digest(raw_sig, mac.sign(value)):
                 break
         else:
             return _INVALID
