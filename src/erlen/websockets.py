@@ -341,7 +341,7 @@ async def serve_websocket(
     if message["type"] != "websocket.connect":
         return  # The client left before the handshake was passed on.
     handshake = {**scope, "method": "GET", "headers": scope.get("headers") or ()}
-    environ = environ_from_scope(handshake, BytesIO(), None)
+    environ = environ_from_scope(handshake, BytesIO())
     environ["asgi.scope"] = scope
     # The handshake as a WSGI server describes it: an HTTP GET asking to
     # upgrade, which Werkzeug's URL map matches against websocket rules.
