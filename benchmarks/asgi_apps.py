@@ -47,11 +47,15 @@ def starlette_app() -> t.Any:
         await asyncio.sleep(0)
         return HTMLResponse(f"Async {request.path_params['name']}")
 
+    def sync_view(request: Request) -> HTMLResponse:
+        return HTMLResponse(f"Sync {request.path_params['name']}")
+
     return Starlette(
         routes=[
             Route("/hello/{name}", hello),
             Route("/json", json_view),
             Route("/async/{name}", async_view),
+            Route("/sync/{name}", sync_view),
         ]
     )
 
@@ -75,6 +79,10 @@ def fastapi_app() -> t.Any:
         await asyncio.sleep(0)
         return f"Async {name}"
 
+    @app.get("/sync/{name}", response_class=HTMLResponse)
+    def sync_view(name: str) -> str:
+        return f"Sync {name}"
+
     return app
 
 
@@ -95,6 +103,10 @@ def quart_app() -> t.Any:
     async def async_view(name: str) -> str:
         await asyncio.sleep(0)
         return f"Async {name}"
+
+    @app.route("/sync/<name>")
+    def sync_view(name: str) -> str:  # Quart runs it in a thread
+        return f"Sync {name}"
 
     return app
 
@@ -146,6 +158,12 @@ async def bare_app(scope: dict[str, t.Any], receive: t.Any, send: t.Any) -> None
     elif path.startswith("/async/"):
         await asyncio.sleep(0)
         body = f"Async {path[7:]}".encode()
+    elif path.startswith("/sync/"):
+        # The floor for a plain def endpoint: one call in a worker thread.
+        name = path[6:]
+        body = await asyncio.get_running_loop().run_in_executor(
+            None, f"Sync {name}".encode
+        )
     elif path == "/json":
         body, ctype = _JSON_BODY, b"application/json"
     else:
@@ -162,6 +180,10 @@ async def bare_app(scope: dict[str, t.Any], receive: t.Any, send: t.Any) -> None
     )
     await send({"type": "http.response.body", "body": body})
 
+
+#: Scenarios a framework can't express: Falcon's ASGI app takes only
+#: ``async def`` responders.
+UNSUPPORTED: dict[str, tuple[str, ...]] = {"falcon": ("sync",)}
 
 FACTORIES: dict[str, t.Callable[[], t.Any]] = {
     "erlen": erlen_app,

@@ -23,12 +23,12 @@ import sys
 import time
 import typing as t
 
-from .asgi_apps import FACTORIES
+from .asgi_apps import FACTORIES, UNSUPPORTED
 from .scenarios import LOGGED_IN, REAL, SCENARIOS
 from .worker import BATCHES, DIVISOR
 
 #: Scenarios every ASGI framework answers, and those erlen answers.
-ASGI_SCENARIOS = ("text", "json", "async")
+ASGI_SCENARIOS = ("text", "json", "async", "sync")
 ERLEN_ASGI_SCENARIOS = tuple(s for s in SCENARIOS if s in REAL) + ASGI_SCENARIOS
 Message = dict[str, t.Any]
 
@@ -194,7 +194,10 @@ def main() -> None:
         targets = erlen_targets(scenarios)
     else:
         app = FACTORIES[framework]()
-        targets = {s: (app, None) for s in scenarios if s in ASGI_SCENARIOS}
+        skip = UNSUPPORTED.get(framework, ())
+        targets = {
+            s: (app, None) for s in scenarios if s in ASGI_SCENARIOS and s not in skip
+        }
     if not targets:
         out: dict[str, t.Any] = {"available": False, "us": {}, "responses": {}}
     else:

@@ -22,6 +22,10 @@ def create_app() -> Flask:
     def hello(name: str) -> str:
         return f"Hello {name}"
 
+    @app.route("/sync/<name>")
+    def sync_view(name: str) -> str:
+        return f"Sync {name}"
+
     @app.route("/async/<name>")
     async def async_view(name: str) -> str:
         await asyncio.sleep(0)

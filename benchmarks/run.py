@@ -855,9 +855,12 @@ def _render_asgi(asgi: dict[str, t.Any], wsgi_us: dict[str, t.Any]) -> list[str]
         "receive, send)` with a prepared scope, after the app's lifespan startup.",
         "erlen serves the same Flask-API app as above through `app.asgi_app`",
         "(its text and JSON views are plain `def` functions, as in a Flask app);",
-        "the peers' endpoints are `async def`. The async view awaits",
-        "`asyncio.sleep(0)`. The erlen WSGI and Flask WSGI columns are the same",
-        "app over WSGI, from the table above.",
+        "the peers' endpoints are `async def` there. The async view awaits",
+        "`asyncio.sleep(0)`. `sync` is a plain `def` endpoint in every framework",
+        "(Starlette, FastAPI and Quart call it in a worker thread, as erlen does;",
+        "Falcon's ASGI app takes no sync responder; bare is one",
+        "`run_in_executor` call): the thread round trip is most of its time.",
+        "The erlen WSGI and Flask WSGI columns are the same app over WSGI.",
         "",
         "| scenario | "
         + " | ".join(ASGI_NAMES[f] for f in fws)

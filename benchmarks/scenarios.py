@@ -61,6 +61,8 @@ SCENARIOS: dict[str, tuple[str, str, str, bytes, str | None, tuple[str, ...]]] =
     "route100": ("main", "GET", "/route99/last", b"", None, FULL),
     "hooks": ("hooks", "GET", "/hooks", b"", None, FULL),
     "async": ("main", "GET", "/async/world", b"", None, FULL),
+    # A plain ``def`` endpoint in every ASGI framework (a thread per call).
+    "sync": ("main", "GET", "/sync/world", b"", None, FULL),
     "404": ("main", "GET", "/missing/page", b"", None, FULL),
     "blueprint_url_for": ("main", "GET", "/bp/item/41", b"", None, FULL),
     "stream_100k": ("main", "GET", "/stream", b"", None, FULL),
