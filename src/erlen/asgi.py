@@ -309,10 +309,14 @@ def environ_from_scope(scope: ASGIScope, body: t.IO[bytes]) -> WSGIEnvironment:
         raw_path: bytes | None = scope.get("raw_path")
         if raw_path is None:
             path_info = path.encode("utf-8").decode("latin-1")
-        elif b"%" in raw_path or b"?" in raw_path:
-            path_info = unquote_to_bytes(raw_path.partition(b"?")[0]).decode("latin-1")
         else:
+            # (str's "in", not bytes': that one tries the operand as an int
+            # first, raising and clearing a TypeError each time.)
             path_info = raw_path.decode("latin-1")
+            if "%" in path_info or "?" in path_info:
+                path_info = unquote_to_bytes(raw_path.partition(b"?")[0]).decode(
+                    "latin-1"
+                )
     query: bytes = scope.get("query_string", b"")
     environ["REQUEST_METHOD"] = scope["method"]
     environ["PATH_INFO"] = path_info
@@ -686,19 +690,21 @@ _header_names: dict[str, bytes] = {}
 
 def _start_message(status: str, headers: t.Iterable[tuple[str, str]]) -> ASGIMessage:
     names = _header_names
-    encoded = []
-    for name, value in headers:
-        raw = names.get(name)
-        if raw is None:
-            raw = name.lower().encode("latin-1")
-            if len(names) < 512:
-                names[name] = raw
-        encoded.append((raw, value.encode("latin-1")))
     return {
         "type": "http.response.start",
         "status": int(status[:3]),
-        "headers": encoded,
+        "headers": [
+            (names.get(name) or _header_name(name), value.encode("latin-1"))
+            for name, value in headers
+        ],
     }
+
+
+def _header_name(name: str) -> bytes:
+    raw = name.lower().encode("latin-1")
+    if len(_header_names) < 512:
+        _header_names[name] = raw
+    return raw
 
 
 async def _send_response(
