@@ -1017,8 +1017,8 @@ class Erlen(Scaffold):
                 preserve(_cv_request.get())
             if error is not None and self.should_ignore_error(error):
                 error = None
-            if ctx._quiet():
-                ctx._pop_quietly()
+            if ctx._pop_if_quiet():
+                pass  # nothing of the app's runs: popped in place
             elif type(ctx).pop is RequestContext.pop:
                 yield from ctx._pop_steps(error)
             else:

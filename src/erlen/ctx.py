@@ -417,29 +417,37 @@ class RequestContext:
                     yield from app_ctx._pop_steps(exc)
             self._check_popped(ctx)
 
-    def _quiet(self) -> bool:
-        """Whether popping this context now runs no application code: the
-        core then pops it with :meth:`_pop_quietly`, no steps needed."""
+    def _pop_if_quiet(self) -> bool:
+        """:meth:`pop`, in place, when popping now runs no application code
+        (no teardown function, receiver or override): ``True`` once popped.
+        ``False``, having done nothing, when the core must pop with steps."""
         tokens = self._cv_tokens
         if len(tokens) != 1 or self.__class__.pop is not RequestContext.pop:
             return False
         app = self.app
         if app._overrides or app._runs_on_teardown(self):
             return False
-        app_ctx = tokens[0][1]
-        return app_ctx is None or (
+        token, app_ctx = tokens[0]
+        if app_ctx is not None and not (
             app_ctx.__class__.pop is AppContext.pop and app_ctx._quiet()
-        )
-
-    def _pop_quietly(self) -> None:
-        """:meth:`pop` for a context that is :meth:`_quiet`."""
+        ):
+            return False
         request = self.__dict__.get("request")
         if request is not None:
             request.close()
-        ctx, app_ctx = self._unbind(True)
+            self.environ["werkzeug.request"] = None
+        ctx = _cv_request.get()
+        try:
+            _cv_request.reset(token)
+        except ValueError:
+            _reset_latest(_cv_request, tokens)  # not the latest push here
+        else:
+            tokens.pop()
         if app_ctx is not None:
             app_ctx._check_popped(app_ctx._unbind())
-        self._check_popped(ctx)
+        if ctx is not self:
+            self._check_popped(ctx)
+        return True
 
     def _unbind(self, clear_request: bool) -> tuple[RequestContext, AppContext | None]:
         """Undo this context's latest push: the context that was current, and
