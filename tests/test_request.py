@@ -6,9 +6,12 @@ import io
 import typing as t
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.wrappers import Request as WerkzeugRequest
 
+import erlen.wrappers
 from erlen import Blueprint, Erlen, Request, request
 
 
@@ -469,3 +472,97 @@ def test_bad_host_is_400(app: Erlen) -> None:
     app.add_url_rule("/", "index", lambda: "x")
     rv = app.test_client().get("/", headers={"Host": "a" * 70 + ".test"})
     assert rv.status_code == 400
+
+
+_wsgi_text = st.text(
+    alphabet=st.characters(max_codepoint=255, blacklist_categories=("Cs",)), max_size=12
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    method=st.sampled_from(["GET", "post", "Put", "", "OPTIONS"]),
+    script=_wsgi_text.map(lambda s: "/" + s if s else s),
+    path=_wsgi_text,
+    query=_wsgi_text,
+    server=st.one_of(st.none(), _wsgi_text),
+    port=st.one_of(st.none(), st.sampled_from(["80", "8080", "x", ""])),
+    scheme=st.sampled_from([None, "http", "https"]),
+    remote=st.one_of(st.none(), st.just("10.0.0.1")),
+    shallow=st.booleans(),
+)
+def test_request_attributes_are_werkzeugs(
+    method: str,
+    script: str,
+    path: str,
+    query: str,
+    server: str | None,
+    port: str | None,
+    scheme: str | None,
+    remote: str | None,
+    shallow: bool,
+) -> None:
+    # erlen's Request sets Werkzeug's attributes itself (no keyword call):
+    # every attribute must be the one Werkzeug's __init__ gives. (The
+    # shortcut is on: its check at import agreed with this Werkzeug.)
+    assert erlen.wrappers._FAST_INIT
+    environ: dict[str, t.Any] = {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": script,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "HTTP_X_A": "b",
+    }
+    for key, value in (
+        ("SERVER_NAME", server),
+        ("SERVER_PORT", port),
+        ("wsgi.url_scheme", scheme),
+        ("REMOTE_ADDR", remote),
+    ):
+        if value is not None:
+            environ[key] = value
+    mine = Request(dict(environ), shallow=shallow)
+    stock = WerkzeugRequest(dict(environ), shallow=shallow)
+    a, b = vars(mine), vars(stock)
+    assert a.keys() == b.keys()
+    for name in a:
+        if name == "headers":
+            assert type(a[name]) is type(b[name])
+            assert list(a[name]) == list(b[name])
+        elif name == "environ":
+            assert a[name].get("werkzeug.request") is (None if shallow else mine)
+        else:
+            assert (name, a[name]) == (name, b[name])
+    assert (mine.base_url, mine.host_url) == (stock.base_url, stock.host_url)
+
+
+def test_a_class_between_erlen_and_werkzeug_runs_its_own_init() -> None:
+    class Tracing(WerkzeugRequest):
+        def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.traced = True
+
+    class Mixed(Request, Tracing):
+        pass
+
+    req = Mixed({"PATH_INFO": "/x", "REQUEST_METHOD": "GET"})
+    assert req.traced is True
+    assert req.path == "/x"
+
+
+def test_a_property_on_a_subclass_is_set_as_werkzeug_sets_it() -> None:
+    seen: list[str] = []
+
+    class Recording(Request):
+        @property
+        def path(self) -> str:
+            return self.__dict__["_path"]
+
+        @path.setter
+        def path(self, value: str) -> None:
+            seen.append(value)
+            self.__dict__["_path"] = value
+
+    req = Recording({"PATH_INFO": "//a", "REQUEST_METHOD": "GET"})
+    assert seen == ["/a"]
+    assert req.path == "/a"

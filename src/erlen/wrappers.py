@@ -9,14 +9,16 @@ from types import GeneratorType
 from urllib.parse import parse_qsl
 
 import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" error handler)
-from werkzeug.datastructures import Headers, MultiDict
+from werkzeug._internal import _wsgi_decoding_dance
+from werkzeug.datastructures import EnvironHeaders, Headers, MultiDict
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
+from werkzeug.sansio.request import Request as _SansIORequest
 from werkzeug.sansio.response import Response as _SansIOResponse
 from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
-from werkzeug.wsgi import LimitedStream, get_content_length
+from werkzeug.wsgi import LimitedStream, _get_server, get_content_length
 
 from . import formparser, json
 from .globals import _cv_app
@@ -75,6 +77,25 @@ class Request(_WerkzeugRequest):
     max_form_memory_size = _ConfigLimit("MAX_FORM_MEMORY_SIZE")
     #: ``MAX_FORM_PARTS`` of the current app unless set on this request.
     max_form_parts = _ConfigLimit("MAX_FORM_PARTS")
+
+    def __init__(
+        self,
+        environ: WSGIEnvironment,
+        populate_request: bool = True,
+        shallow: bool = False,
+    ) -> None:
+        cls = self.__class__
+        fast = _fast_init_classes.get(cls)
+        if fast is None:
+            fast = _fast_init_classes[cls] = _init_is_stock(cls)
+        if not fast:
+            super().__init__(environ, populate_request, shallow)
+            return
+        # PERF: Werkzeug's __init__ without its keyword call and helpers;
+        # the same attributes (checked against Werkzeug's at import).
+        _set_attributes(self, environ, shallow)
+        if populate_request and not shallow:
+            environ["werkzeug.request"] = self
 
     @cached_property
     def args(self) -> MultiDict[str, str]:
@@ -522,6 +543,89 @@ _FORM_STEPS = (
 )
 
 
+#: Request classes -> whether :meth:`Request.__init__` may set Werkzeug's
+#: attributes itself: nothing between it and Werkzeug's ``__init__``.
+_fast_init_classes: dict[type, bool] = {}
+_STOCK_INITS = (_WerkzeugRequest.__init__, _SansIORequest.__init__)
+
+
+def _init_is_stock(cls: type) -> bool:
+    mro = cls.__mro__
+    i = mro.index(Request)
+    return (
+        _FAST_INIT
+        and mro[i + 1 : i + 3] == (_WerkzeugRequest, _SansIORequest)
+        and _WerkzeugRequest.__init__ is _STOCK_INITS[0]
+        and _SansIORequest.__init__ is _STOCK_INITS[1]
+    )
+
+
+def _set_attributes(req: t.Any, environ: WSGIEnvironment, shallow: bool) -> None:
+    """The attributes Werkzeug's ``Request.__init__`` sets, set directly."""
+    get = environ.get
+    root = get("SCRIPT_NAME") or ""
+    if not root.isascii():
+        root = _wsgi_decoding_dance(root)
+    path = get("PATH_INFO") or ""
+    if not path.isascii():
+        path = _wsgi_decoding_dance(path)
+    req.method = get("REQUEST_METHOD", "GET").upper()
+    req.scheme = get("wsgi.url_scheme", "http")
+    req.server = _get_server(environ)
+    req.root_path = root.rstrip("/")
+    req.path = "/" + path.lstrip("/")
+    req.query_string = get("QUERY_STRING", "").encode("latin1")
+    req.headers = EnvironHeaders(environ)
+    req.remote_addr = get("REMOTE_ADDR")
+    req.environ = environ
+    req.shallow = shallow
+
+
+def _fast_init_agrees() -> bool:
+    """Whether :func:`_set_attributes` sets exactly what this Werkzeug's
+    ``Request.__init__`` sets, on environs taking each branch."""
+
+    class Bare:
+        pass
+
+    environs: list[dict[str, t.Any]] = [
+        {
+            "REQUEST_METHOD": "post",
+            "SCRIPT_NAME": "/app/",
+            "PATH_INFO": "//a/b/",
+            "QUERY_STRING": "x=1&y",
+            "SERVER_NAME": "example.com",
+            "SERVER_PORT": "8080",
+            "wsgi.url_scheme": "https",
+            "REMOTE_ADDR": "10.0.0.1",
+            "HTTP_HOST": "example.com",
+        },
+        {
+            "SCRIPT_NAME": "/\xe2\x82\xac",
+            "PATH_INFO": "/caf\xc3\xa9/\xff",
+            "SERVER_NAME": "h",
+            "SERVER_PORT": "no port",
+        },
+        {},
+    ]
+    for environ in environs:
+        for shallow in (False, True):
+            stock = vars(_WerkzeugRequest(dict(environ), False, shallow))
+            bare = Bare()
+            _set_attributes(bare, dict(environ), shallow)
+            fast = vars(bare)
+            if stock.keys() != fast.keys():
+                return False
+            for name, value in stock.items():
+                other = fast[name]
+                if name == "headers":
+                    if type(other) is not type(value) or list(other) != list(value):
+                        return False
+                elif type(other) is not type(value) or other != value:
+                    return False
+    return True
+
+
 def _plain_form(cls: type) -> bool:
     """Whether ``cls`` loads forms with erlen's and Werkzeug's own steps, so
     that :meth:`Request._load_urlencoded` gives the same result."""
@@ -547,3 +651,6 @@ def _split_blueprint_path(name: str) -> list[str]:
         name = name.rpartition(".")[0]
         out.append(name)
     return out
+
+
+_FAST_INIT = _fast_init_agrees()
