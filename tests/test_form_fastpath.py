@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import typing as t
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -263,3 +263,17 @@ def test_debug_enctype_help_still_attached(app: Erlen) -> None:
     with pytest.raises(Exception) as info:
         app.test_client().post("/file", data="upload=x", content_type=URLENCODED)
     assert "enctype" in str(info.value)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["%", "%4", "%40", "%ff", "%C3%A9", "%E9", "%G1", "é"]),
+            st.text(max_size=3),
+        ),
+        max_size=8,
+    ).map("".join)
+)
+def test_unquote_is_urllibs(text: str) -> None:
+    assert formparser._unquote(text) == unquote(text, errors="werkzeug.url_quote")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import typing as t
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
@@ -55,13 +55,21 @@ def parse_urlencoded(body: bytes) -> list[tuple[str, str]] | None:
         if "+" in name:
             name = name.replace("+", " ")
         if "%" in name:
-            name = unquote(name, errors=_ERRORS)
+            name = _unquote(name)
         if "+" in value:
             value = value.replace("+", " ")
         if "%" in value:
-            value = unquote(value, errors=_ERRORS)
+            value = _unquote(value)
         items.append((name, value))
     return items
+
+
+def _unquote(text: str) -> str:
+    # For ASCII text, unquote is this one call (it unquotes each ASCII run
+    # to bytes and decodes it; here there is one run), without its regex.
+    if text.isascii():
+        return unquote_to_bytes(text).decode("utf-8", _ERRORS)
+    return unquote(text, errors=_ERRORS)
 
 
 def read_limited(stream: LimitedStream, raw: t.IO[bytes], length: int) -> bytes:
