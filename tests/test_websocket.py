@@ -35,7 +35,7 @@ from erlen import (
     websocket,
 )
 from erlen.testing import WebsocketResponseError
-from erlen.websockets import WebsocketDisconnect
+from erlen.websockets import WebsocketDisconnect, WebsocketRequired
 
 Message = t.MutableMapping[str, t.Any]
 
@@ -742,8 +742,20 @@ def test_websocket_route_over_http_is_a_clear_400(app: Erlen) -> None:
     assert rv.status_code == 400
     assert b"this request is not a websocket connection" in rv.data
     assert b"serve the application over ASGI (app.asgi_app" in rv.data
-    # Without the upgrade headers Werkzeug's rule does not match plain HTTP.
-    assert client.get("/ws").status_code == 400
+    # Without the upgrade headers Werkzeug refuses to match a websocket rule
+    # (its WebsocketMismatch): the same clear 400, which handlers see.
+    plain = client.get("/ws")
+    assert plain.status_code == 400
+    assert b"this request is not a websocket connection" in plain.data
+
+    other = Erlen(__name__)
+    other.websocket("/ws")(ws)
+
+    @other.errorhandler(WebsocketRequired)
+    def explain(e: WebsocketRequired) -> tuple[str, int]:
+        return "websocket only", 400
+
+    assert other.test_client().get("/ws").data == b"websocket only"
 
 
 def test_blueprint_prefixes_and_nesting(app: Erlen) -> None:

@@ -43,6 +43,7 @@ from werkzeug.routing import (
     RequestRedirect,
     RoutingException,
     Rule,
+    WebsocketMismatch,
 )
 from werkzeug.serving import is_running_from_reloader
 from werkzeug.utils import get_content_type
@@ -765,7 +766,13 @@ class Erlen(Scaffold):
         adapter = ctx.url_adapter
         if adapter is None:
             raise RuntimeError("No URL adapter for the request.")
-        return adapter.match(return_rule=True)  # type: ignore[return-value]
+        try:
+            return adapter.match(return_rule=True)  # type: ignore[return-value]
+        except WebsocketMismatch:
+            if adapter.websocket:
+                raise  # a handshake to a plain HTTP route
+            # Plain HTTP to a websocket route: say so, not a generic 400.
+            raise WebsocketRequired() from None
 
     def _build_adapter(self, ctx: RequestContext) -> MapAdapter | None:
         """The URL adapter ``url_for`` builds with during a request.
