@@ -5,7 +5,8 @@
 # with the one command to run.
 #   chromium      browser tests (Playwright drives the system Chromium)
 #   wrk           soak tests (load generator)
-#   redis-server  broadcast tests (a real Redis)
+#   redis-server  broadcast tests (a real Redis), Flask-Caching's suite
+#   memcached     Flask-Caching's suite (scripts/extension-suites.sh)
 #   postgresql    database tests (the server binaries, /usr/lib/postgresql/*/bin)
 #   curl          the README's curl session, run as written
 set -euo pipefail
@@ -14,6 +15,7 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v memcached >/dev/null 2>&1 || need+=(memcached)
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 
