@@ -287,7 +287,8 @@ class FastCodeGenerator(CodeGenerator):
         if self._erlen_sync:
             names = (
                 "call as _erlen_call, escape as _erlen_escape,"
-                " _lookups_are_fast as _erlen_lookups"
+                " _lookups_are_fast as _erlen_lookups, Markup as _erlen_Markup,"
+                " _str_new as _erlen_new, _escape_inner as _erlen_inner"
             )
             self.writeline(f"from {__name__} import {names}")
         super().visit_Template(node, frame)
@@ -364,10 +365,36 @@ class FastCodeGenerator(CodeGenerator):
             return
         if frame.eval_ctx.volatile:
             self.write("(_erlen_escape if context.eval_ctx.autoescape else str)(")
+        elif _escape_inner is not None:
+            # PERF: a str is escaped inline, with the two C calls escape
+            # makes for it; anything else is given to escape. The value is
+            # evaluated once (_erlen_s is assigned right before it is read).
+            self.write(
+                "(_erlen_new(_erlen_Markup, _erlen_inner(_erlen_s))"
+                " if type(_erlen_s := "
+            )
         else:
             self.write("_erlen_escape(")
         if finalize.src is not None:
             self.write(finalize.src)
+
+    def _output_child_post(
+        self,
+        node: Expr,
+        frame: Frame,
+        finalize: t.Any,
+    ) -> None:
+        if (
+            self.environment.is_async
+            or frame.eval_ctx.volatile
+            or not frame.eval_ctx.autoescape
+            or _escape_inner is None
+        ):
+            super()._output_child_post(node, frame, finalize)
+            return
+        if finalize.src is not None:
+            self.write(")")
+        self.write(") is str else _erlen_escape(_erlen_s))")
 
 
 class FastEnvironment(Environment):
