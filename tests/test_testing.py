@@ -353,3 +353,58 @@ def test_subdomain_and_url_scheme_arguments() -> None:
     with app.test_request_context("/", subdomain="api", url_scheme="https"):
         assert request.url == "https://api.example.test/"
         assert request.endpoint == "api"
+
+
+def test_response_header_names_and_status_line_as_written(app: Erlen) -> None:
+    # Under both protocols the client shows a response as a WSGI server
+    # gives it: header names as the app wrote them (ASGI lower-cases them
+    # on the wire) and the app's own status line.
+    app.secret_key = "k"
+
+    @app.route("/custom")
+    def custom() -> tuple[str, str, dict[str, str]]:
+        session["seen"] = True
+        return "x", "299 CUSTOM", {"X-Custom": "y", "ETag": '"1"'}
+
+    rv = app.test_client().get("/custom")
+    assert rv.status == "299 CUSTOM"
+    assert [name for name, _ in rv.headers] == [
+        "X-Custom",
+        "ETag",
+        "Content-Type",
+        "Content-Length",
+        "Vary",
+        "Set-Cookie",
+    ]
+    assert [h for h in rv.headers if h[0] == "Set-Cookie"]
+
+
+def test_asgi_middleware_changing_headers_is_what_the_client_sees(
+    app: Erlen, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The names as written are used only while they are what was sent.
+    monkeypatch.setenv("ERLEN_TEST_PROTOCOL", "asgi")
+
+    @app.route("/")
+    def index() -> str:
+        return "x"
+
+    inner = app.asgi_app
+
+    async def add_header(scope: t.Any, receive: t.Any, send: t.Any) -> None:
+        async def sending(message: dict[str, t.Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message["headers"], (b"x-added", b"1")]
+            await send(message)
+
+        await inner(scope, receive, sending)
+
+    app.asgi_app = add_header  # type: ignore[assignment,method-assign]
+    rv = app.test_client().get("/")
+    assert rv.headers["X-Added"] == "1"
+    assert rv.status == "200 OK"
+    assert [name for name, _ in rv.headers] == [
+        "content-type",
+        "content-length",
+        "x-added",
+    ]

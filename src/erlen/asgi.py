@@ -40,7 +40,7 @@ from urllib.parse import unquote_to_bytes
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .core import RawResponse, RawStream, Steps, invoke
+from .core import WSGI_START_KEY, RawResponse, RawStream, Steps, invoke
 from .uploads import RECEIVE_KEY
 from .websockets import serve_websocket
 from .wrappers import _EncodedStream
@@ -697,6 +697,7 @@ def _start_message(status: str, headers: t.Iterable[tuple[str, str]]) -> ASGIMes
             (names.get(name) or _header_name(name), value.encode("latin-1"))
             for name, value in headers
         ],
+        WSGI_START_KEY: (status, headers),
     }
 
 

@@ -42,6 +42,12 @@ Steps = t.Generator[Step, t.Any, T]
 #: The kwargs of a step that has none (shared, never mutated).
 NO_KWARGS: t.Mapping[str, t.Any] = {}
 
+#: The key, in the ASGI adapter's response start messages, of the status line
+#: and headers as the WSGI adapter gives them (names as the app wrote them;
+#: ASGI's are lower-cased): the test client shows a response over ASGI as
+#: it does over WSGI. Servers ignore keys they do not know.
+WSGI_START_KEY = "erlen.wsgi_start"
+
 
 def call(func: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> Step:
     """A step calling ``func(*args, **kwargs)``."""

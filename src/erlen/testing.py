@@ -24,6 +24,7 @@ from werkzeug.wrappers import Request as BaseRequest
 from werkzeug.wsgi import get_current_url
 
 from .cli import ScriptInfo
+from .core import WSGI_START_KEY
 from .sessions import SessionMixin
 
 if t.TYPE_CHECKING:
@@ -531,11 +532,7 @@ def run_asgi_app(
         message = exchange.take()
     if message is _FINISHED:
         raise RuntimeError("The ASGI app finished without sending a response.")
-    code = message["status"]
-    status = f"{code} {HTTP_STATUS_CODES.get(code, 'UNKNOWN').upper()}"
-    headers = Headers(
-        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message["headers"]]
-    )
+    status, headers = _start_as_wsgi(message)
     first = exchange.take()
     if first is _FINISHED:
         response_body = _ASGIBody(exchange, b"", False)
@@ -550,6 +547,29 @@ def run_asgi_app(
             response_body.close()
         return [data], status, headers
     return response_body, status, headers
+
+
+def _start_as_wsgi(message: t.Mapping[str, t.Any]) -> tuple[str, Headers]:
+    """The status line and headers of a response start message, as the WSGI
+    side gives them: erlen's adapter sends those beside ASGI's lower-cased
+    names (:data:`erlen.core.WSGI_START_KEY`), used unless middleware
+    changed the message since; otherwise the ASGI names and a status line
+    from the code."""
+    code = message["status"]
+    sent = [
+        (k.decode("latin-1"), v.decode("latin-1"))
+        for k, v in message.get("headers") or ()
+    ]
+    wsgi = message.get(WSGI_START_KEY)
+    if wsgi is not None:
+        line, original = wsgi
+        original = list(original)
+        if (
+            int(line[:3]) == code
+            and [(name.lower(), value) for name, value in original] == sent
+        ):
+            return line, Headers(original)
+    return f"{code} {HTTP_STATUS_CODES.get(code, 'UNKNOWN').upper()}", Headers(sent)
 
 
 # -- the websocket test client -------------------------------------------------
@@ -679,12 +699,7 @@ class WebsocketConnection:
             self._wait_finished()
             raise WebsocketResponseError(self._response(403, Headers(), b""))
         if kind == "websocket.http.response.start":
-            headers = Headers(
-                [
-                    (k.decode("latin-1"), v.decode("latin-1"))
-                    for k, v in message.get("headers") or ()
-                ]
-            )
+            headers = _start_as_wsgi(message)[1]
             status = message["status"]
             chunks = []
             while True:

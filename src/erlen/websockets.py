@@ -31,6 +31,7 @@ from io import BytesIO
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest
 
+from .core import WSGI_START_KEY
 from .globals import _cv_request
 
 if t.TYPE_CHECKING:
@@ -412,6 +413,7 @@ async def _refuse(
             "type": "websocket.http.response.start",
             "status": int(status_line[:3]),
             "headers": _header_list(headers),
+            WSGI_START_KEY: (status_line, headers),
         }
     )
     await ws._send({"type": "websocket.http.response.body", "body": body})
