@@ -427,7 +427,7 @@ class RequestContext:
         app = self.app
         if app._overrides or app._runs_on_teardown(self):
             return False
-        token, app_ctx = tokens[0]
+        app_ctx = tokens[0][1]
         if app_ctx is not None and not (
             app_ctx.__class__.pop is AppContext.pop and app_ctx._quiet()
         ):
@@ -435,18 +435,10 @@ class RequestContext:
         request = self.__dict__.get("request")
         if request is not None:
             request.close()
-            self.environ["werkzeug.request"] = None
-        ctx = _cv_request.get()
-        try:
-            _cv_request.reset(token)
-        except ValueError:
-            _reset_latest(_cv_request, tokens)  # not the latest push here
-        else:
-            tokens.pop()
+        ctx, app_ctx = self._unbind(True)
         if app_ctx is not None:
             app_ctx._check_popped(app_ctx._unbind())
-        if ctx is not self:
-            self._check_popped(ctx)
+        self._check_popped(ctx)
         return True
 
     def _unbind(self, clear_request: bool) -> tuple[RequestContext, AppContext | None]:
