@@ -298,7 +298,7 @@ def environ_from_scope(scope: ASGIScope, body: t.IO[bytes]) -> WSGIEnvironment:
     except TypeError:  # a server that sends lists, not tuples
         base = None
     if base is None:
-        base = _connection_environ(*key)
+        base = _connection_environ(key)
     environ = base.copy()
     path: str = scope["path"]
     if root_path:
@@ -348,13 +348,10 @@ def environ_from_scope(scope: ASGIScope, body: t.IO[bytes]) -> WSGIEnvironment:
 _connection_environs: dict[tuple[t.Any, ...], dict[str, t.Any]] = {}
 
 
-def _connection_environ(
-    scheme: str,
-    server: t.Any,
-    client: t.Any,
-    version: str,
-    root_path: str,
-) -> dict[str, t.Any]:
+def _connection_environ(key: tuple[t.Any, ...]) -> dict[str, t.Any]:
+    """The environ keys a connection's requests share, remembered under
+    ``key`` (scheme, server, client, HTTP version, root path)."""
+    scheme, server, client, version, root_path = key
     server = server or ("localhost", 80)
     base: dict[str, t.Any] = {
         "SCRIPT_NAME": root_path.encode("utf-8").decode("latin-1"),
@@ -373,7 +370,7 @@ def _connection_environ(
     try:
         if len(_connection_environs) >= 256:
             _connection_environs.clear()
-        _connection_environs[scheme, server, client, version, root_path] = base
+        _connection_environs[key] = base
     except TypeError:
         pass
     return base
