@@ -365,7 +365,7 @@ class FastCodeGenerator(CodeGenerator):
             return
         if frame.eval_ctx.volatile:
             self.write("(_erlen_escape if context.eval_ctx.autoescape else str)(")
-        elif _escape_inner is not None:
+        elif self._escapes_inline(frame):
             # PERF: a str is escaped inline, with the two C calls escape
             # makes for it; anything else is given to escape. The value is
             # evaluated once (_erlen_s is assigned right before it is read).
@@ -378,18 +378,23 @@ class FastCodeGenerator(CodeGenerator):
         if finalize.src is not None:
             self.write(finalize.src)
 
+    def _escapes_inline(self, frame: Frame) -> bool:
+        """Whether an output in ``frame`` escapes a ``str`` inline (sync,
+        autoescaped, not volatile, and markupsafe's C escape available)."""
+        return (
+            not self.environment.is_async
+            and not frame.eval_ctx.volatile
+            and bool(frame.eval_ctx.autoescape)
+            and _escape_inner is not None
+        )
+
     def _output_child_post(
         self,
         node: Expr,
         frame: Frame,
         finalize: t.Any,
     ) -> None:
-        if (
-            self.environment.is_async
-            or frame.eval_ctx.volatile
-            or not frame.eval_ctx.autoescape
-            or _escape_inner is None
-        ):
+        if not self._escapes_inline(frame):
             super()._output_child_post(node, frame, finalize)
             return
         if finalize.src is not None:
